@@ -1,0 +1,223 @@
+// One forward pass over a Model, holding every per-run tensor, and the reverse-mode backward pass over it.
+using System.Numerics.Tensors;
+using AdvVis.Engine.Ops;
+
+namespace AdvVis.Engine;
+
+public sealed class ForwardPass
+{
+    private readonly Model _model;
+    private readonly Tensor?[] _values;
+    // Per node, when recorded: the op's own outputs (before interventions) and what its backward needs.
+    private readonly Tensor[]?[] _rawOutputs;
+    private readonly object?[] _saved;
+    private readonly Dictionary<int, Intervention> _interventions;
+    private readonly bool _recorded;
+    private readonly int _lastNodeRun;
+
+    public Model Model => _model;
+
+    private ForwardPass(Model model, Tensor?[] values, Tensor[]?[] rawOutputs, object?[] saved,
+        Dictionary<int, Intervention> interventions, bool recorded, int lastNodeRun)
+    {
+        _model = model; _values = values; _rawOutputs = rawOutputs; _saved = saved;
+        _interventions = interventions; _recorded = recorded; _lastNodeRun = lastNodeRun;
+    }
+
+    /// <summary>A graph output, or any captured (or, when recorded, any computed) tensor by name.</summary>
+    public Tensor this[string name] => _values[_model.ValueId(name)]
+        ?? throw new EngineException($"Tensor '{name}' was not kept by this pass; list it in RunOptions.Capture.");
+
+    public Tensor Output => this[_model.OutputNames[0]];
+
+    internal static ForwardPass Run(Model model, IReadOnlyDictionary<string, Tensor> feeds, RunOptions options)
+    {
+        var values = (Tensor?[])model.Constants.Clone();
+        var keep = new bool[model.ValueCount];
+        foreach (var name in model.OutputNames) keep[model.ValueId(name)] = true;
+        foreach (var name in options.Capture) keep[model.ValueId(name)] = true;
+
+        var interventions = new Dictionary<int, Intervention>();
+        foreach (var iv in options.Interventions)
+        {
+            int id = model.ValueId(iv.ValueName);
+            if (model.Constants[id] is not null) throw new EngineException($"'{iv.ValueName}' is a constant of the model; interventions apply to computed tensors.");
+            interventions[id] = iv;
+        }
+
+        foreach (var input in model.Inputs)
+        {
+            if (!feeds.TryGetValue(input.Name, out var t))
+                throw new EngineException($"Input '{input.Name}' was not given. The model expects: {string.Join(", ", model.Inputs.Select(i => $"{i.Name} {Describe(i)}"))}.");
+            Validate(input, t, options.RejectNonFiniteInputs);
+            values[input.ValueId] = interventions.TryGetValue(input.ValueId, out var iv) ? Apply(iv, t) : t;
+        }
+        foreach (var name in feeds.Keys)
+            if (model.Inputs.All(i => i.Name != name))
+                throw new EngineException($"'{name}' is not an input of the model. Inputs: {string.Join(", ", model.Inputs.Select(i => i.Name))}.");
+
+        int stopAt = model.Nodes.Count - 1;
+        if (options.StopAfterCaptures && options.Capture.Count > 0)
+            stopAt = options.Capture.Select(n => model.Producer[model.ValueId(n)]).Max();
+
+        var readersLeft = (int[])model.ReaderCount.Clone();
+        var rawOutputs = new Tensor[]?[model.Nodes.Count];
+        var saved = new object?[model.Nodes.Count];
+        for (int ni = 0; ni <= stopAt; ni++)
+        {
+            options.Cancellation.ThrowIfCancellationRequested();
+            var node = model.Nodes[ni];
+            var inputs = new Tensor?[node.Inputs.Length];
+            for (int k = 0; k < inputs.Length; k++)
+            {
+                int id = node.Inputs[k];
+                if (id < 0) continue;
+                inputs[k] = values[id] ?? throw new EngineException($"Node '{node.Name}' needs '{model.ValueNames[id]}', which has not been computed.");
+            }
+            Tensor[] outputs;
+            try
+            {
+                outputs = node.Op.Forward(inputs, out saved[ni]);
+            }
+            catch (EngineException e) when (node.Op is not Unsupported)
+            {
+                throw new EngineException($"Node '{node.Name}' ({node.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "none"))}: {e.Message}", e);
+            }
+            if (options.RecordForBackward) rawOutputs[ni] = outputs;
+            else saved[ni] = null;
+            for (int k = 0; k < node.Outputs.Length && k < outputs.Length; k++)
+            {
+                int id = node.Outputs[k];
+                if (id < 0) continue;
+                values[id] = interventions.TryGetValue(id, out var iv) ? Apply(iv, outputs[k]) : outputs[k];
+            }
+            if (!options.RecordForBackward)
+            {
+                // Free what no later node reads, so a forward-only pass holds about one layer at a time.
+                foreach (var id in node.Inputs)
+                    if (id >= 0 && --readersLeft[id] == 0 && !keep[id] && model.Constants[id] is null) values[id] = null;
+            }
+        }
+        return new ForwardPass(model, values, rawOutputs, saved, interventions, options.RecordForBackward, stopAt);
+    }
+
+    private static string Describe(ModelInput input) =>
+        input.DeclaredShape is null ? "[?]" : "[" + string.Join(",", input.DeclaredShape) + "]";
+
+    /// <summary>
+    /// Checks a fed tensor against the declared shape. The first (batch) dimension may differ from a fixed
+    /// declared size: models exported with batch 1 still run batches.
+    /// </summary>
+    private static void Validate(ModelInput input, Tensor t, bool rejectNonFinite)
+    {
+        var declared = input.DeclaredShape;
+        if (declared is not null)
+        {
+            if (declared.Count != t.Rank)
+                throw new EngineException($"Input '{input.Name}' expects rank {declared.Count} {Describe(input)}, got {ShapeMath.Text(t.Shape)}.");
+            for (int d = 1; d < declared.Count; d++)
+                if (declared[d].Value is { } size && size != t.Shape[d])
+                    throw new EngineException($"Input '{input.Name}' expects {Describe(input)}, got {ShapeMath.Text(t.Shape)} (dimension {d} differs).");
+        }
+        bool wantsFloat = input.ElementType is Onnx.OnnxElementType.Float or Onnx.OnnxElementType.Double or Onnx.OnnxElementType.Float16 or Onnx.OnnxElementType.Undefined;
+        if (wantsFloat && t.IsInteger) throw new EngineException($"Input '{input.Name}' expects float values, got int64.");
+        if (rejectNonFinite && !t.IsInteger)
+        {
+            var span = t.Span;
+            for (int i = 0; i < span.Length; i++)
+                if (!float.IsFinite(span[i]))
+                    throw new EngineException($"Input '{input.Name}' holds {span[i]} at flat index {i}; inputs must be finite numbers. Check the preprocessing.");
+        }
+    }
+
+    private static Tensor Apply(Intervention iv, Tensor y)
+    {
+        if (y.IsInteger) throw new EngineException($"'{iv.ValueName}' is an integer tensor; interventions apply to float activations.");
+        var shape = ShapeMath.Broadcast(y.Shape, iv.Keep.Shape, "Intervention");
+        if (!ShapeMath.SameShape(shape, y.Shape))
+            throw new EngineException($"Intervention mask {ShapeMath.Text(iv.Keep.Shape)} does not fit '{iv.ValueName}' of shape {ShapeMath.Text(y.Shape)}.");
+        var kept = Broadcasting.Apply(y, iv.Keep, BinaryKind.Mul, "Intervention");
+        if (iv.Replacement is null) return kept;
+        var inverse = Broadcasting.Apply(Tensor.Scalar(1f), iv.Keep, BinaryKind.Sub, "Intervention");
+        var replaced = Broadcasting.Apply(iv.Replacement, inverse, BinaryKind.Mul, "Intervention");
+        var result = Broadcasting.Apply(kept, replaced, BinaryKind.Add, "Intervention");
+        if (!ShapeMath.SameShape(result.Shape, y.Shape))
+            throw new EngineException($"Replacement {ShapeMath.Text(iv.Replacement.Shape)} does not fit '{iv.ValueName}' of shape {ShapeMath.Text(y.Shape)}.");
+        return result;
+    }
+
+    /// <summary>
+    /// Reverse-mode differentiation. <paramref name="seeds"/> gives dL/d(tensor) for some tensors (usually an output);
+    /// the result holds dL/d(tensor) for every name in <paramref name="wrt"/>: graph inputs, intermediate tensors or
+    /// weights (initializer names). Only the part of the graph between the two is visited.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor> Backward(IReadOnlyDictionary<string, Tensor> seeds, IEnumerable<string> wrt,
+        CancellationToken cancellation = default)
+    {
+        if (!_recorded) throw new EngineException("This forward pass was not recorded; run it with RunOptions.RecordForBackward = true.");
+        var model = _model;
+        var wrtIds = wrt.Select(model.ValueId).Distinct().ToArray();
+
+        // Values that depend on a wrt value: only these need gradients.
+        var needs = new bool[model.ValueCount];
+        foreach (var id in wrtIds) needs[id] = true;
+        for (int ni = 0; ni <= _lastNodeRun; ni++)
+        {
+            var node = model.Nodes[ni];
+            if (node.Op.IsDifferentiable && node.Inputs.Any(i => i >= 0 && needs[i]))
+                foreach (var o in node.Outputs) if (o >= 0) needs[o] = true;
+        }
+
+        var grads = new Tensor?[model.ValueCount];
+        foreach (var (name, g) in seeds)
+        {
+            int id = model.ValueId(name);
+            var value = _values[id] ?? throw new EngineException($"Cannot seed a gradient at '{name}': it was not computed.");
+            if (!ShapeMath.SameShape(value.Shape, g.Shape))
+                throw new EngineException($"Gradient seed for '{name}' has shape {ShapeMath.Text(g.Shape)}, but the tensor is {ShapeMath.Text(value.Shape)}.");
+            grads[id] = g.Clone();
+        }
+
+        for (int ni = _lastNodeRun; ni >= 0; ni--)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var node = model.Nodes[ni];
+            if (!node.Op.IsDifferentiable || !node.Inputs.Any(i => i >= 0 && needs[i])) continue;
+            if (node.Outputs.All(o => o < 0 || grads[o] is null)) continue;
+
+            var outputGrads = new Tensor?[node.Outputs.Length];
+            for (int k = 0; k < node.Outputs.Length; k++)
+            {
+                int o = node.Outputs[k];
+                if (o < 0 || grads[o] is not { } g) continue;
+                // The op produced y; consumers saw y' = keep·y + …; so dy = keep · dy'.
+                outputGrads[k] = _interventions.TryGetValue(o, out var iv) ? Broadcasting.Apply(g, iv.Keep, BinaryKind.Mul, "Intervention") : g;
+            }
+            var inputs = node.Inputs.Select(i => i < 0 ? null : _values[i]).ToArray();
+            var wants = node.Inputs.Select(i => i >= 0 && needs[i] && _values[i] is { IsInteger: false }).ToArray();
+            var context = new BackwardContext(inputs, _rawOutputs[ni]!, _saved[ni], outputGrads, wants, k =>
+            {
+                int id = node.Inputs[k];
+                return grads[id] ??= Tensor.Zeros(_values[id]!.Shape);
+            });
+            node.Op.Backward(context);
+        }
+
+        var result = new Dictionary<string, Tensor>();
+        foreach (var id in wrtIds)
+        {
+            var g = grads[id] ?? Tensor.Zeros(_values[id]!.Shape);
+            // A graph input's intervention happens before the model sees it.
+            if (model.Producer[id] < 0 && _interventions.TryGetValue(id, out var iv)) g = Broadcasting.Apply(g, iv.Keep, BinaryKind.Mul, "Intervention");
+            result[model.ValueNames[id]] = g;
+        }
+        return result;
+    }
+
+    /// <summary>dL/d(input) for L = Σ output ⊙ cotangent: the common "gradient of a loss on the logits" case.</summary>
+    public Tensor InputGradient(Tensor outputCotangent)
+    {
+        var input = _model.Inputs[0].Name;
+        return Backward(new Dictionary<string, Tensor> { [_model.OutputNames[0]] = outputCotangent }, [input])[input];
+    }
+}

@@ -1,0 +1,181 @@
+// A runnable model: the ONNX graph lowered to ops in topological order, with values numbered for fast lookup.
+// Immutable after loading, so one Model serves any number of concurrent forward/backward passes.
+using AdvVis.Engine.Import;
+using AdvVis.Engine.Ops;
+using AdvVis.Onnx;
+
+namespace AdvVis.Engine;
+
+/// <summary>One node of the lowered graph: value ids in and out, and the op that computes them.</summary>
+public sealed record ModelNode(int Index, string Name, string OpType, int[] Inputs, int[] Outputs, Op Op);
+
+/// <summary>A graph input the caller feeds, with its declared element type and shape (dimensions may be symbolic).</summary>
+public sealed record ModelInput(string Name, int ValueId, OnnxElementType ElementType, IReadOnlyList<OnnxDim>? DeclaredShape);
+
+public sealed class Model
+{
+    private readonly Dictionary<string, int> _valueIds;
+
+    public OnnxModel Source { get; }
+    public IReadOnlyList<string> ValueNames { get; }
+    public IReadOnlyList<ModelNode> Nodes { get; }
+    public IReadOnlyList<ModelInput> Inputs { get; }
+    public IReadOnlyList<string> OutputNames { get; }
+    /// <summary>Values known at load time: initializers and folded constant subgraphs, by value id.</summary>
+    internal Tensor?[] Constants { get; }
+    /// <summary>Float initializers: the trainable weights, which gradients can target by name.</summary>
+    public IReadOnlySet<string> Parameters { get; }
+    /// <summary>Nodes whose operator AdvVis cannot run (the model still loads so they can be reported).</summary>
+    public IReadOnlyList<Unsupported> UnsupportedNodes { get; }
+    /// <summary>Producing node index per value id (−1 for inputs and constants).</summary>
+    internal int[] Producer { get; }
+    /// <summary>How many node inputs read each value; forward passes free a value after its last reader.</summary>
+    internal int[] ReaderCount { get; }
+
+    public int ValueCount => ValueNames.Count;
+    public long Opset => Source.DefaultOpset;
+
+    private Model(OnnxModel source, List<string> valueNames, Dictionary<string, int> ids, List<ModelNode> nodes,
+        List<ModelInput> inputs, List<string> outputs, Tensor?[] constants, HashSet<string> parameters)
+    {
+        Source = source; ValueNames = valueNames; _valueIds = ids; Nodes = nodes; Inputs = inputs; OutputNames = outputs;
+        Constants = constants; Parameters = parameters;
+        UnsupportedNodes = nodes.Select(n => n.Op).OfType<Unsupported>().ToList();
+        Producer = Enumerable.Repeat(-1, valueNames.Count).ToArray();
+        ReaderCount = new int[valueNames.Count];
+        foreach (var n in nodes)
+        {
+            foreach (var o in n.Outputs) if (o >= 0) Producer[o] = n.Index;
+            foreach (var i in n.Inputs) if (i >= 0) ReaderCount[i]++;
+        }
+    }
+
+    public static Model Load(string path) => FromOnnx(OnnxReader.LoadModel(path));
+
+    public bool TryGetValueId(string name, out int id) => _valueIds.TryGetValue(name, out id);
+
+    public int ValueId(string name) => _valueIds.TryGetValue(name, out var id)
+        ? id
+        : throw new EngineException($"The model has no tensor named '{name}'. Run `advvis info` to list the node outputs.");
+
+    /// <summary>A constant (initializer or folded) by name, or null if the value is computed at run time.</summary>
+    public Tensor? ConstantValue(string name) => _valueIds.TryGetValue(name, out var id) ? Constants[id] : null;
+
+    public static Model FromOnnx(OnnxModel onnx)
+    {
+        var graph = onnx.Graph;
+        var names = new List<string>();
+        var ids = new Dictionary<string, int>();
+        int Id(string name)
+        {
+            if (name.Length == 0) return -1; // an omitted optional input or output
+            if (!ids.TryGetValue(name, out var id)) { id = names.Count; names.Add(name); ids[name] = id; }
+            return id;
+        }
+
+        var constants = new Dictionary<int, Tensor>();
+        var parameters = new HashSet<string>();
+        foreach (var (name, t) in graph.Initializers)
+        {
+            constants[Id(name)] = TensorConversion.FromOnnx(t);
+            if (t.IsFloating) parameters.Add(name);
+        }
+
+        var inputs = graph.Inputs.Where(i => !graph.Initializers.ContainsKey(i.Name))
+            .Select(i => new ModelInput(i.Name, Id(i.Name), i.ElementType, i.Shape)).ToList();
+        var outputs = graph.Outputs.Select(o => o.Name).ToList();
+
+        var ordered = TopologicalOrder(graph, ids.Keys.ToHashSet());
+        var nodes = new List<ModelNode>();
+        foreach (var n in ordered)
+        {
+            var op = OperatorTable.Create(n, onnx.DefaultOpset);
+            nodes.Add(new ModelNode(nodes.Count, n.DisplayName, n.OpType, n.Inputs.Select(Id).ToArray(), n.Outputs.Select(Id).ToArray(), op));
+        }
+        foreach (var o in outputs)
+            if (!ids.ContainsKey(o)) throw new OnnxFormatException($"Graph output '{o}' is produced by no node; the model is malformed.");
+
+        var constantArray = new Tensor?[names.Count];
+        foreach (var (id, t) in constants) constantArray[id] = t;
+        nodes = FoldConstants(nodes, constantArray, onnx.DefaultOpset);
+        return new Model(onnx, names, ids, nodes, inputs, outputs, constantArray, parameters);
+    }
+
+    /// <summary>
+    /// ONNX requires nodes in topological order, but some exporters do not comply; sort (stably) and
+    /// reject graphs that read a tensor nothing produces.
+    /// </summary>
+    private static List<OnnxNode> TopologicalOrder(OnnxGraph graph, HashSet<string> available)
+    {
+        var remaining = graph.Nodes.ToList();
+        var result = new List<OnnxNode>(remaining.Count);
+        var known = new HashSet<string>(available) { "" };
+        while (remaining.Count > 0)
+        {
+            int before = remaining.Count;
+            for (int i = 0; i < remaining.Count;)
+            {
+                var n = remaining[i];
+                if (n.Inputs.All(known.Contains))
+                {
+                    result.Add(n);
+                    foreach (var o in n.Outputs) known.Add(o);
+                    remaining.RemoveAt(i);
+                }
+                else i++;
+            }
+            if (remaining.Count == before)
+            {
+                var n = remaining[0];
+                var missing = n.Inputs.First(x => !known.Contains(x));
+                throw new OnnxFormatException($"Node '{n.DisplayName}' ({n.OpType}) reads '{missing}', which no node, input or initializer provides (or the graph has a cycle).");
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Evaluates at load time every node whose inputs are all constants and none of them a weight, e.g. the
+    /// Constant/Shape/Gather/Unsqueeze/Concat chains that feed Reshape. Weights are never folded into other values,
+    /// so gradients with respect to them stay meaningful.
+    /// </summary>
+    private static List<ModelNode> FoldConstants(List<ModelNode> nodes, Tensor?[] constants, long opset)
+    {
+        var weightIds = new HashSet<int>(Enumerable.Range(0, constants.Length).Where(i => constants[i] is { IsInteger: false }));
+        var kept = new List<ModelNode>();
+        foreach (var n in nodes)
+        {
+            bool foldable = n.Op is not Unsupported
+                            && n.Inputs.All(i => i < 0 || constants[i] is not null)
+                            && n.Inputs.All(i => i < 0 || !weightIds.Contains(i));
+            if (foldable)
+            {
+                try
+                {
+                    var outputs = n.Op.Forward(n.Inputs.Select(i => i < 0 ? null : constants[i]).ToArray(), out _);
+                    for (int k = 0; k < n.Outputs.Length && k < outputs.Length; k++)
+                        if (n.Outputs[k] >= 0) constants[n.Outputs[k]] = outputs[k];
+                    continue;
+                }
+                catch (EngineException)
+                {
+                    // Leave it to run time, where the same error surfaces with the user's input in context.
+                }
+            }
+            kept.Add(n);
+        }
+        return kept.Select((n, i) => n with { Index = i }).ToList();
+    }
+
+    /// <summary>Runs the model forward. See <see cref="RunOptions"/> for capture, interventions and gradients.</summary>
+    public ForwardPass Forward(IReadOnlyDictionary<string, Tensor> feeds, RunOptions? options = null) =>
+        ForwardPass.Run(this, feeds, options ?? new RunOptions());
+
+    /// <summary>Convenience for single-input models.</summary>
+    public ForwardPass Forward(Tensor input, RunOptions? options = null)
+    {
+        if (Inputs.Count != 1)
+            throw new EngineException($"The model has {Inputs.Count} inputs ({string.Join(", ", Inputs.Select(i => i.Name))}); name them.");
+        return Forward(new Dictionary<string, Tensor> { [Inputs[0].Name] = input }, options);
+    }
+}

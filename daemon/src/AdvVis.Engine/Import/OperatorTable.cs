@@ -1,0 +1,176 @@
+// The opset-aware table from ONNX op_type to an engine Op. This is the one place that lists what AdvVis claims
+// to run; tests and `advvis info` read SupportedOperators from here.
+using AdvVis.Engine.Ops;
+using AdvVis.Onnx;
+
+namespace AdvVis.Engine.Import;
+
+public static class OperatorTable
+{
+    private delegate Op Factory(NodeAttributes a, OnnxNode node, long opset);
+
+    private static readonly Dictionary<string, Factory> Factories = new()
+    {
+        ["Conv"] = (a, _, _) => new Conv(a.Window(), (int)a.Int("group", 1)),
+        ["Gemm"] = (a, _, _) => new Gemm(a.Float("alpha", 1f), a.Float("beta", 1f), a.Int("transA", 0) != 0, a.Int("transB", 0) != 0),
+        ["MatMul"] = (_, _, _) => new MatMul(),
+        ["Add"] = (_, _, _) => new Binary(BinaryKind.Add),
+        ["Sub"] = (_, _, _) => new Binary(BinaryKind.Sub),
+        ["Mul"] = (_, _, _) => new Binary(BinaryKind.Mul),
+        ["Div"] = (_, _, _) => new Binary(BinaryKind.Div),
+        ["Pow"] = (_, _, _) => new Binary(BinaryKind.Pow),
+        ["Max"] = (_, _, _) => new Variadic(BinaryKind.Max),
+        ["Min"] = (_, _, _) => new Variadic(BinaryKind.Min),
+        ["Sum"] = (_, _, _) => new Sum(),
+        ["Relu"] = (_, _, _) => new Relu(),
+        ["LeakyRelu"] = (a, _, _) => new LeakyRelu(a.Float("alpha", 0.01f)),
+        ["Elu"] = (a, _, _) => new Elu(a.Float("alpha", 1f)),
+        ["HardSigmoid"] = (a, _, _) => new HardSigmoid(a.Float("alpha", 0.2f), a.Float("beta", 0.5f)),
+        ["Clip"] = (a, _, opset) => opset < 11
+            ? new Clip(a.Float("min", float.MinValue), a.Float("max", float.MaxValue))
+            : new Clip(float.MinValue, float.MaxValue),
+        ["Sigmoid"] = (_, _, _) => new Sigmoid(),
+        ["Tanh"] = (_, _, _) => new Tanh(),
+        ["Exp"] = (_, _, _) => new Exp(),
+        ["Log"] = (_, _, _) => new Log(),
+        ["Neg"] = (_, _, _) => new Neg(),
+        ["Abs"] = (_, _, _) => new Abs(),
+        ["Sqrt"] = (_, _, _) => new Sqrt(),
+        ["Reciprocal"] = (_, _, _) => new Reciprocal(),
+        ["Softplus"] = (_, _, _) => new Softplus(),
+        ["Softmax"] = (a, _, opset) => new Softmax(a.Int("axis", opset < 13 ? 1 : -1), opset < 13, logarithmic: false),
+        ["LogSoftmax"] = (a, _, opset) => new Softmax(a.Int("axis", opset < 13 ? 1 : -1), opset < 13, logarithmic: true),
+        ["MaxPool"] = (a, _, _) => new MaxPool(a.Window(), a.Int("storage_order", 0) != 0),
+        ["AveragePool"] = (a, _, _) => new AveragePool(a.Window(), a.Int("count_include_pad", 0) != 0),
+        ["GlobalAveragePool"] = (_, _, _) => new GlobalPool(isMax: false),
+        ["GlobalMaxPool"] = (_, _, _) => new GlobalPool(isMax: true),
+        ["BatchNormalization"] = (a, node, _) => a.Int("training_mode", 0) != 0 || (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0))
+            ? throw new UnsupportedFeatureException("training-mode BatchNormalization is not supported; AdvVis explains trained models in inference mode.")
+            : new BatchNormalization(a.Float("epsilon", 1e-5f)),
+        ["LRN"] = (a, _, _) => new Lrn((int)a.Int("size", 1), a.Float("alpha", 1e-4f), a.Float("beta", 0.75f), a.Float("bias", 1f)),
+        ["Dropout"] = (_, _, _) => new Identity(isDropout: true),
+        ["Identity"] = (_, _, _) => new Identity(),
+        ["Flatten"] = (a, _, _) => new Flatten(a.Int("axis", 1)),
+        ["Reshape"] = (a, _, opset) => new Reshape(a.Int("allowzero", 0) != 0, opset < 5 ? a.Ints("shape") : null),
+        ["Transpose"] = (a, _, _) => new Transpose(a.Ints("perm")),
+        ["Concat"] = (a, _, _) => new Concat(a.Int("axis", 0)),
+        ["Split"] = (a, node, opset) => new Split(a.Int("axis", 0), opset < 13 ? a.Ints("split") : null, node.Outputs.Count),
+        ["Squeeze"] = (a, _, opset) => new Squeeze(opset < 13 ? a.Ints("axes") : null),
+        ["Unsqueeze"] = (a, _, opset) => new Unsqueeze(opset < 13 ? a.Ints("axes") ?? [] : null),
+        ["Pad"] = (a, _, opset) => new Pad(a.String("mode", "constant"), opset < 11 ? a.Ints("pads") ?? a.Ints("paddings") ?? [] : null, a.Float("value", 0f)),
+        ["Slice"] = (a, _, opset) => opset < 10 ? new Slice(a.Ints("starts") ?? [], a.Ints("ends") ?? [], a.Ints("axes")) : new Slice(null, null, null),
+        ["Expand"] = (_, _, _) => new Expand(),
+        ["Constant"] = (a, node, _) => new Constant(a.ConstantValue(node)),
+        ["ConstantOfShape"] = (a, _, _) => new ConstantOfShape(a.Tensor("value")),
+        ["Shape"] = (a, _, _) => new Shape(a.Int("start", 0), a.Has("end") ? a.Int("end", 0) : null),
+        ["Gather"] = (a, _, _) => new Gather(a.Int("axis", 0)),
+        ["Cast"] = (a, _, _) => CastTo((OnnxElementType)a.Int("to", 1)),
+        ["ReduceMean"] = (a, _, opset) => Reduction(ReduceKind.Mean, a, opset, 18),
+        ["ReduceSum"] = (a, _, opset) => Reduction(ReduceKind.Sum, a, opset, 13),
+        ["ReduceMax"] = (a, _, opset) => Reduction(ReduceKind.Max, a, opset, 18),
+        ["ReduceMin"] = (a, _, opset) => Reduction(ReduceKind.Min, a, opset, 18),
+        ["ReduceSumSquare"] = (a, _, opset) => Reduction(ReduceKind.SumSquare, a, opset, 18),
+        ["ReduceL2"] = (a, _, opset) => Reduction(ReduceKind.L2, a, opset, 18),
+    };
+
+    /// <summary>Every ONNX operator (default domain) AdvVis runs forward and backward.</summary>
+    public static IReadOnlyCollection<string> SupportedOperators => Factories.Keys;
+
+    public static bool IsSupported(string opType, string domain) =>
+        (domain is "" or "ai.onnx") && Factories.ContainsKey(opType);
+
+    public static Op Create(OnnxNode node, long opset)
+    {
+        if (node.Domain is not ("" or "ai.onnx"))
+            return new Unsupported(node.OpType, node.DisplayName, opset, $"custom domain '{node.Domain}' operators are not supported; re-export with standard ONNX ops.");
+        if (!Factories.TryGetValue(node.OpType, out var factory))
+            return new Unsupported(node.OpType, node.DisplayName, opset, "no implementation; see `advvis info` for the supported list.");
+        try
+        {
+            return factory(new NodeAttributes(node), node, opset);
+        }
+        catch (EngineException e)
+        {
+            return new Unsupported(node.OpType, node.DisplayName, opset, e.Message);
+        }
+    }
+
+    private static Op Reduction(ReduceKind kind, NodeAttributes a, long opset, long axesBecameInputAt) =>
+        new Reduce(kind, opset < axesBecameInputAt ? a.Ints("axes") : null, a.Int("keepdims", 1) != 0, a.Int("noop_with_empty_axes", 0) != 0);
+
+    private static Op CastTo(OnnxElementType to) => to switch
+    {
+        OnnxElementType.Float or OnnxElementType.Double or OnnxElementType.Float16 or OnnxElementType.BFloat16 => new Cast(toFloat: true, toBool: false),
+        OnnxElementType.Bool => new Cast(toFloat: false, toBool: true),
+        OnnxElementType.Int8 or OnnxElementType.Int16 or OnnxElementType.Int32 or OnnxElementType.Int64 or OnnxElementType.UInt8
+            or OnnxElementType.UInt16 or OnnxElementType.UInt32 or OnnxElementType.UInt64 => new Cast(toFloat: false, toBool: false),
+        _ => throw new EngineException($"Cast to {to} is not supported."),
+    };
+}
+
+/// <summary>Typed access to a node's attributes with the spec's defaults.</summary>
+internal sealed class NodeAttributes(OnnxNode node)
+{
+    public bool Has(string name) => node.Attributes.ContainsKey(name);
+    public long Int(string name, long fallback) => node.Attributes.TryGetValue(name, out var a) ? a.Int : fallback;
+    public float Float(string name, float fallback) => node.Attributes.TryGetValue(name, out var a) ? a.Float : fallback;
+    public string String(string name, string fallback) => node.Attributes.TryGetValue(name, out var a) && a.String is not null ? a.String : fallback;
+    public long[]? Ints(string name) => node.Attributes.TryGetValue(name, out var a) ? a.Ints?.ToArray() ?? [] : null;
+    public Tensor? Tensor(string name) => node.Attributes.TryGetValue(name, out var a) && a.Tensor is not null ? TensorConversion.FromOnnx(a.Tensor) : null;
+
+    public WindowAttributes Window()
+    {
+        int[] ToInts(long[]? v) => v?.Select(x => (int)x).ToArray() ?? [];
+        return new WindowAttributes(
+            Ints("kernel_shape") is { Length: > 0 } k ? ToInts(k) : null,
+            ToInts(Ints("strides")), ToInts(Ints("dilations")), ToInts(Ints("pads")),
+            String("auto_pad", "NOTSET") is var p && p.Length == 0 ? "NOTSET" : String("auto_pad", "NOTSET"),
+            Int("ceil_mode", 0) != 0);
+    }
+
+    public Tensor ConstantValue(OnnxNode n)
+    {
+        if (Tensor("value") is { } t) return t;
+        if (Has("value_float")) return Engine.Tensor.Scalar(Float("value_float", 0));
+        if (Has("value_floats")) return new Tensor([node.Attributes["value_floats"].Floats!.Count], node.Attributes["value_floats"].Floats!.ToArray());
+        if (Has("value_int")) return new Tensor([], [Int("value_int", 0)]);
+        if (Has("value_ints")) return Engine.Tensor.FromLongs(Ints("value_ints")!);
+        throw new EngineException($"Constant node '{n.DisplayName}' has no supported value attribute (sparse and string constants are not supported).");
+    }
+}
+
+/// <summary>Max/Min over any number of inputs, as a chain of broadcasting binary ops.</summary>
+public sealed class Variadic(BinaryKind kind) : Op
+{
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        saved = null;
+        var acc = Required(inputs, 0, kind.ToString());
+        for (int i = 1; i < inputs.Length; i++) acc = Broadcasting.Apply(acc, Required(inputs, i, kind.ToString()), kind, kind.ToString());
+        return [acc];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        // dy goes to the first input that attains the extreme at each position.
+        var y = c.Outputs[0]; var dy = c.OutputGradient();
+        var claimed = new bool[y.Length];
+        for (int i = 0; i < c.Inputs.Length; i++)
+        {
+            var x = Broadcasting.Apply(c.Inputs[i]!, Tensor.Zeros(y.Shape), BinaryKind.Add, kind.ToString());
+            var local = Tensor.Zeros(y.Shape);
+            for (int j = 0; j < y.Length; j++)
+                if (!claimed[j] && x.Data[j] == y.Data[j]) { claimed[j] = true; local.Data[j] = dy.Data[j]; }
+            if (c.Wants(i)) Broadcasting.AccumulateReduced(local.Span, y.Shape, c.GradientOf(i).Span, c.Inputs[i]!.Shape);
+        }
+    }
+}
+
+public static class TensorConversion
+{
+    public static Tensor FromOnnx(OnnxTensor t)
+    {
+        var shape = t.Dims.Select(d => (int)d).ToArray();
+        return t.Floats is not null ? new Tensor(shape, t.Floats) : new Tensor(shape, t.Longs!);
+    }
+}

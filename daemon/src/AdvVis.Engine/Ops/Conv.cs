@@ -1,0 +1,301 @@
+// 2-D convolution (1-D runs as 2-D with height 1): grouped, depthwise, strided, padded, dilated.
+// Forward lowers to GEMM through im2col; backward uses the adjoints: dX = col2im(Wᵀ·dY), dW = dY·colᵀ, dB = Σ dY.
+using System.Buffers;
+using AdvVis.Kernels;
+
+namespace AdvVis.Engine.Ops;
+
+/// <summary>Window settings shared by Conv and the pooling ops, resolved against a concrete input size.</summary>
+public sealed record WindowAttributes(
+    int[]? KernelShape, int[] Strides, int[] Dilations, int[] Pads, string AutoPad, bool CeilMode)
+{
+    /// <summary>Resolves output size and leading padding for one spatial axis, following the ONNX formulas.</summary>
+    public (int Out, int PadBegin) Resolve(int axis, int spatialRank, int input, int kernel, bool isPool)
+    {
+        int stride = Strides.Length > axis ? Strides[axis] : 1;
+        int dilation = Dilations.Length > axis ? Dilations[axis] : 1;
+        int effective = (kernel - 1) * dilation + 1;
+        switch (AutoPad)
+        {
+            case "SAME_UPPER":
+            case "SAME_LOWER":
+            {
+                int outSize = (input + stride - 1) / stride;
+                int total = Math.Max(0, (outSize - 1) * stride + effective - input);
+                int begin = AutoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+                return (outSize, begin);
+            }
+            case "VALID":
+                return ((input - effective) / stride + 1, 0);
+            default:
+            {
+                int begin = Pads.Length > axis ? Pads[axis] : 0;
+                int end = Pads.Length > axis + spatialRank ? Pads[axis + spatialRank] : 0;
+                int span = input + begin + end - effective;
+                if (span < 0) throw new EngineException($"Window of size {effective} does not fit input size {input} with padding {begin}+{end}.");
+                int outSize = CeilMode ? (span + stride - 1) / stride + 1 : span / stride + 1;
+                // PyTorch's rule: the last window must start inside the input or the leading padding.
+                if (CeilMode && (outSize - 1) * stride >= input + begin) outSize--;
+                return (outSize, begin);
+            }
+        }
+    }
+
+    public ConvGeometry Geometry(int channels, int h, int w, int kh, int kw, bool isPool)
+    {
+        var (oh, pt) = Resolve(0, 2, h, kh, isPool);
+        var (ow, pl) = Resolve(1, 2, w, kw, isPool);
+        return new ConvGeometry(channels, h, w, kh, kw,
+            Strides.Length > 0 ? Strides[0] : 1, Strides.Length > 1 ? Strides[1] : 1,
+            pt, pl, Dilations.Length > 0 ? Dilations[0] : 1, Dilations.Length > 1 ? Dilations[1] : 1, oh, ow);
+    }
+
+    /// <summary>1-D windows become 2-D ones with a unit height, so one implementation serves both.</summary>
+    public WindowAttributes As2D(int spatialRank)
+    {
+        if (spatialRank == 2) return this;
+        if (spatialRank != 1) throw new EngineException($"Only 1-D and 2-D windows are supported, got {spatialRank}-D.");
+        return new WindowAttributes(
+            KernelShape is null ? null : [1, KernelShape[0]],
+            [1, Strides.Length > 0 ? Strides[0] : 1],
+            [1, Dilations.Length > 0 ? Dilations[0] : 1],
+            Pads.Length >= 2 ? [0, Pads[0], 0, Pads[1]] : [0, 0, 0, 0],
+            AutoPad, CeilMode);
+    }
+}
+
+/// <summary>Y = conv(X, W) + B, X [N,C,H,W], W [M, C/group, kh, kw], B [M].</summary>
+public sealed class Conv(WindowAttributes window, int group) : Op
+{
+    private sealed record Plan(int N, int C, int H, int W, int M, int KH, int KW, int Cg, int Mg, ConvGeometry G, int[] OutShape, bool Pointwise, bool Depthwise);
+
+    private Plan MakePlan(Tensor x, Tensor w)
+    {
+        if (x.Rank > 4) throw new UnsupportedFeatureException($"Conv on {x.Rank - 2}-D data is not supported (1-D and 2-D are).");
+        if (x.Rank != 4 && x.Rank != 3)
+            throw new EngineException($"Conv expects a 3-D or 4-D input [N,C,(H,)W], got {ShapeMath.Text(x.Shape)}.");
+        bool oneD = x.Rank == 3;
+        int n = x.Shape[0], c = x.Shape[1], h = oneD ? 1 : x.Shape[2], wd = x.Shape[^1];
+        int m = w.Shape[0], kh = oneD ? 1 : w.Shape[2], kw = w.Shape[^1];
+        if (c % group != 0 || m % group != 0 || w.Shape[1] * group != c)
+            throw new EngineException($"Conv: input has {c} channels but weights {ShapeMath.Text(w.Shape)} with group {group} expect {w.Shape[1] * group}.");
+        var g = window.As2D(oneD ? 1 : 2).Geometry(c / group, h, wd, kh, kw, isPool: false);
+        if (g.OutHeight <= 0 || g.OutWidth <= 0) throw new EngineException($"Conv: input {ShapeMath.Text(x.Shape)} is too small for kernel {kh}x{kw}.");
+        int[] outShape = oneD ? [n, m, g.OutWidth] : [n, m, g.OutHeight, g.OutWidth];
+        bool pointwise = kh == 1 && kw == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadTop == 0 && g.PadLeft == 0
+                         && g.OutHeight == h && g.OutWidth == wd;
+        bool depthwise = group == c && m == c && group > 1;
+        return new Plan(n, c, h, wd, m, kh, kw, c / group, m / group, g, outShape, pointwise, depthwise);
+    }
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = RequireFloat(inputs, 0, "Conv");
+        var w = RequireFloat(inputs, 1, "Conv");
+        var b = inputs.Length > 2 ? inputs[2] : null;
+        var p = MakePlan(x, w);
+        var y = Tensor.Uninitialized(p.OutShape);
+        int inPlane = p.H * p.W, outPlane = p.G.OutHeight * p.G.OutWidth;
+        long work = (long)p.N * p.M * outPlane * p.Cg * p.KH * p.KW;
+        if (p.Depthwise)
+        {
+            Parallelism.For(p.N * p.C, work, job =>
+            {
+                int ch = job % p.C;
+                DepthwiseForward(x.Data.AsSpan(job * inPlane, inPlane), w.Data.AsSpan(ch * p.KH * p.KW, p.KH * p.KW), p.G,
+                    y.Data.AsSpan(job * outPlane, outPlane));
+            });
+        }
+        else
+        {
+            Parallelism.For(p.N, work, n =>
+            {
+                float[]? columns = p.Pointwise ? null : ArrayPool<float>.Shared.Rent(p.G.ColumnRows * p.G.ColumnCols);
+                try
+                {
+                    for (int gi = 0; gi < group; gi++)
+                    {
+                        var xg = x.Data.AsSpan((n * p.C + gi * p.Cg) * inPlane, p.Cg * inPlane);
+                        ReadOnlySpan<float> cols = xg;
+                        if (columns is not null)
+                        {
+                            Kernels.Kernels.Im2Col(xg, p.G, columns);
+                            cols = columns.AsSpan(0, p.G.ColumnRows * p.G.ColumnCols);
+                        }
+                        int k = p.Cg * p.KH * p.KW;
+                        Kernels.Kernels.Gemm(false, false, p.Mg, outPlane, k, 1f,
+                            w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), k, cols, outPlane, 0f,
+                            y.Data.AsSpan((n * p.M + gi * p.Mg) * outPlane, p.Mg * outPlane), outPlane);
+                    }
+                }
+                finally { if (columns is not null) ArrayPool<float>.Shared.Return(columns); }
+            });
+        }
+        if (b is not null)
+        {
+            for (int n = 0; n < p.N; n++)
+            for (int m = 0; m < p.M; m++)
+            {
+                var plane = y.Data.AsSpan((n * p.M + m) * outPlane, outPlane);
+                System.Numerics.Tensors.TensorPrimitives.Add(plane, b.Data[m], plane);
+            }
+        }
+        saved = null;
+        return [y];
+    }
+
+    private static void DepthwiseForward(ReadOnlySpan<float> x, ReadOnlySpan<float> k, in ConvGeometry g, Span<float> y)
+    {
+        for (int oh = 0; oh < g.OutHeight; oh++)
+        for (int ow = 0; ow < g.OutWidth; ow++)
+        {
+            float sum = 0f;
+            for (int kh = 0; kh < g.KernelH; kh++)
+            {
+                int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
+                if ((uint)ih >= (uint)g.Height) continue;
+                for (int kw = 0; kw < g.KernelW; kw++)
+                {
+                    int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
+                    if ((uint)iw < (uint)g.Width) sum += x[ih * g.Width + iw] * k[kh * g.KernelW + kw];
+                }
+            }
+            y[oh * g.OutWidth + ow] = sum;
+        }
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        var x = c.Inputs[0]!; var w = c.Inputs[1]!;
+        var p = MakePlan(x, w);
+        var dy = c.OutputGradient();
+        int inPlane = p.H * p.W, outPlane = p.G.OutHeight * p.G.OutWidth, k = p.Cg * p.KH * p.KW;
+        long work = (long)p.N * p.M * outPlane * k;
+
+        if (c.Wants(2) && c.Inputs.Length > 2 && c.Inputs[2] is not null)
+        {
+            var db = c.GradientOf(2).Data;
+            for (int n = 0; n < p.N; n++)
+            for (int m = 0; m < p.M; m++)
+                db[m] += System.Numerics.Tensors.TensorPrimitives.Sum(dy.Data.AsSpan((n * p.M + m) * outPlane, outPlane));
+        }
+
+        if (p.Depthwise)
+        {
+            if (c.Wants(0))
+            {
+                var dx = c.GradientOf(0).Data;
+                Parallelism.For(p.N * p.C, work, job =>
+                {
+                    int ch = job % p.C;
+                    DepthwiseBackwardInput(dy.Data.AsSpan(job * outPlane, outPlane), w.Data.AsSpan(ch * p.KH * p.KW, p.KH * p.KW), p.G,
+                        dx.AsSpan(job * inPlane, inPlane));
+                });
+            }
+            if (c.Wants(1))
+            {
+                var dw = c.GradientOf(1).Data;
+                // Channels are independent, images are summed in order: deterministic for any thread count.
+                Parallelism.For(p.C, work, ch =>
+                {
+                    for (int n = 0; n < p.N; n++)
+                        DepthwiseBackwardWeight(x.Data.AsSpan((n * p.C + ch) * inPlane, inPlane), dy.Data.AsSpan((n * p.C + ch) * outPlane, outPlane),
+                            p.G, dw.AsSpan(ch * p.KH * p.KW, p.KH * p.KW));
+                });
+            }
+            return;
+        }
+
+        if (c.Wants(0))
+        {
+            var dx = c.GradientOf(0).Data;
+            Parallelism.For(p.N, work, n =>
+            {
+                float[]? columns = p.Pointwise ? null : ArrayPool<float>.Shared.Rent(p.G.ColumnRows * p.G.ColumnCols);
+                try
+                {
+                    for (int gi = 0; gi < group; gi++)
+                    {
+                        var wg = w.Data.AsSpan(gi * p.Mg * k, p.Mg * k);
+                        var dyg = dy.Data.AsSpan((n * p.M + gi * p.Mg) * outPlane, p.Mg * outPlane);
+                        var dxg = dx.AsSpan((n * p.C + gi * p.Cg) * inPlane, p.Cg * inPlane);
+                        if (columns is null)
+                        {
+                            Kernels.Kernels.Gemm(true, false, k, outPlane, p.Mg, 1f, wg, k, dyg, outPlane, 1f, dxg, outPlane);
+                        }
+                        else
+                        {
+                            var cols = columns.AsSpan(0, k * outPlane);
+                            Kernels.Kernels.Gemm(true, false, k, outPlane, p.Mg, 1f, wg, k, dyg, outPlane, 0f, cols, outPlane);
+                            Kernels.Kernels.Col2ImAccumulate(cols, p.G, dxg);
+                        }
+                    }
+                }
+                finally { if (columns is not null) ArrayPool<float>.Shared.Return(columns); }
+            });
+        }
+
+        if (c.Wants(1))
+        {
+            var dw = c.GradientOf(1).Data;
+            var columns = p.Pointwise ? null : ArrayPool<float>.Shared.Rent(k * outPlane);
+            try
+            {
+                for (int n = 0; n < p.N; n++)
+                for (int gi = 0; gi < group; gi++)
+                {
+                    var xg = x.Data.AsSpan((n * p.C + gi * p.Cg) * inPlane, p.Cg * inPlane);
+                    ReadOnlySpan<float> cols = xg;
+                    if (columns is not null)
+                    {
+                        Kernels.Kernels.Im2Col(xg, p.G, columns);
+                        cols = columns.AsSpan(0, k * outPlane);
+                    }
+                    Kernels.Kernels.Gemm(false, true, p.Mg, k, outPlane, 1f,
+                        dy.Data.AsSpan((n * p.M + gi * p.Mg) * outPlane, p.Mg * outPlane), outPlane, cols, outPlane, 1f,
+                        dw.AsSpan(gi * p.Mg * k, p.Mg * k), k);
+                }
+            }
+            finally { if (columns is not null) ArrayPool<float>.Shared.Return(columns); }
+        }
+    }
+
+    private static void DepthwiseBackwardInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> k, in ConvGeometry g, Span<float> dx)
+    {
+        for (int oh = 0; oh < g.OutHeight; oh++)
+        for (int ow = 0; ow < g.OutWidth; ow++)
+        {
+            float grad = dy[oh * g.OutWidth + ow];
+            for (int kh = 0; kh < g.KernelH; kh++)
+            {
+                int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
+                if ((uint)ih >= (uint)g.Height) continue;
+                for (int kw = 0; kw < g.KernelW; kw++)
+                {
+                    int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
+                    if ((uint)iw < (uint)g.Width) dx[ih * g.Width + iw] += grad * k[kh * g.KernelW + kw];
+                }
+            }
+        }
+    }
+
+    private static void DepthwiseBackwardWeight(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in ConvGeometry g, Span<float> dk)
+    {
+        for (int kh = 0; kh < g.KernelH; kh++)
+        for (int kw = 0; kw < g.KernelW; kw++)
+        {
+            float sum = 0f;
+            for (int oh = 0; oh < g.OutHeight; oh++)
+            {
+                int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
+                if ((uint)ih >= (uint)g.Height) continue;
+                for (int ow = 0; ow < g.OutWidth; ow++)
+                {
+                    int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
+                    if ((uint)iw < (uint)g.Width) sum += x[ih * g.Width + iw] * dy[oh * g.OutWidth + ow];
+                }
+            }
+            dk[kh * g.KernelW + kw] += sum;
+        }
+    }
+}

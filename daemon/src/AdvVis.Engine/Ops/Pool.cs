@@ -1,0 +1,215 @@
+// Pooling: MaxPool (ties go to the first maximum in scan order), AveragePool, GlobalAveragePool, GlobalMaxPool.
+// Backward: max routes dy to the saved argmax; average spreads dy evenly over the window it averaged.
+using AdvVis.Kernels;
+
+namespace AdvVis.Engine.Ops;
+
+public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = false) : Op
+{
+    private sealed record Saved(int[] ArgMax, int Planes, int InPlane, int OutPlane);
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = RequireFloat(inputs, 0, "MaxPool");
+        var (g, outShape) = PoolGeometry.Make(x, window, "MaxPool");
+        int planes = x.Shape[0] * x.Shape[1], inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        var y = Tensor.Uninitialized(outShape);
+        var argMax = new int[planes * outPlane];
+        Parallelism.For(planes, (long)planes * outPlane * g.KernelH * g.KernelW, plane =>
+        {
+            var xs = x.Data.AsSpan(plane * inPlane, inPlane);
+            for (int oh = 0; oh < g.OutHeight; oh++)
+            for (int ow = 0; ow < g.OutWidth; ow++)
+            {
+                float best = float.NegativeInfinity;
+                int bestIndex = -1;
+                for (int kh = 0; kh < g.KernelH; kh++)
+                {
+                    int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
+                    if ((uint)ih >= (uint)g.Height) continue;
+                    for (int kw = 0; kw < g.KernelW; kw++)
+                    {
+                        int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
+                        if ((uint)iw >= (uint)g.Width) continue;
+                        float v = xs[ih * g.Width + iw];
+                        // Strict '>' keeps the first maximum when several taps tie.
+                        if (bestIndex < 0 || v > best) { best = v; bestIndex = ih * g.Width + iw; }
+                    }
+                }
+                int o = plane * outPlane + oh * g.OutWidth + ow;
+                y.Data[o] = best;
+                argMax[o] = bestIndex;
+            }
+        });
+        saved = new Saved(argMax, planes, inPlane, outPlane);
+        var indices = new long[argMax.Length];
+        for (int i = 0; i < indices.Length; i++)
+        {
+            int local = argMax[i];
+            // storage_order 1 numbers positions column-major within each plane.
+            if (columnMajorIndices) local = local % g.Width * g.Height + local / g.Width;
+            indices[i] = (long)(i / outPlane) * inPlane + local;
+        }
+        return [y, new Tensor(outShape, indices)];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (!c.Wants(0)) return;
+        var s = (Saved)c.Saved!;
+        var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
+        for (int plane = 0; plane < s.Planes; plane++)
+        for (int o = 0; o < s.OutPlane; o++)
+        {
+            int i = plane * s.OutPlane + o;
+            if (s.ArgMax[i] >= 0) dx[plane * s.InPlane + s.ArgMax[i]] += dy[i];
+        }
+    }
+}
+
+public sealed class AveragePool(WindowAttributes window, bool countIncludePad) : Op
+{
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = RequireFloat(inputs, 0, "AveragePool");
+        var (g, outShape) = PoolGeometry.Make(x, window, "AveragePool");
+        int planes = x.Shape[0] * x.Shape[1], inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        var divisors = Divisors(g);
+        var y = Tensor.Uninitialized(outShape);
+        Parallelism.For(planes, (long)planes * outPlane * g.KernelH * g.KernelW, plane =>
+        {
+            var xs = x.Data;
+            int baseIndex = plane * inPlane;
+            for (int oh = 0; oh < g.OutHeight; oh++)
+            for (int ow = 0; ow < g.OutWidth; ow++)
+            {
+                float sum = 0f;
+                ForEachTap(g, oh, ow, index => sum += xs[baseIndex + index]);
+                y.Data[plane * outPlane + oh * g.OutWidth + ow] = sum / divisors[oh * g.OutWidth + ow];
+            }
+        });
+        saved = divisors;
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (!c.Wants(0)) return;
+        var x = c.Inputs[0]!;
+        var (g, _) = PoolGeometry.Make(x, window, "AveragePool");
+        var divisors = (float[])c.Saved!;
+        int planes = x.Shape[0] * x.Shape[1], inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
+        for (int plane = 0; plane < planes; plane++)
+        for (int oh = 0; oh < g.OutHeight; oh++)
+        for (int ow = 0; ow < g.OutWidth; ow++)
+        {
+            float share = dy[plane * outPlane + oh * g.OutWidth + ow] / divisors[oh * g.OutWidth + ow];
+            int baseIndex = plane * inPlane;
+            ForEachTap(g, oh, ow, index => dx[baseIndex + index] += share);
+        }
+    }
+
+    private static void ForEachTap(in ConvGeometry g, int oh, int ow, Action<int> tap)
+    {
+        for (int kh = 0; kh < g.KernelH; kh++)
+        {
+            int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
+            if ((uint)ih >= (uint)g.Height) continue;
+            for (int kw = 0; kw < g.KernelW; kw++)
+            {
+                int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
+                if ((uint)iw < (uint)g.Width) tap(ih * g.Width + iw);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Window sizes to divide by: the in-image taps, or (count_include_pad) the taps inside the padded image,
+    /// never those a ceil-mode window hangs past the padding.
+    /// </summary>
+    private float[] Divisors(in ConvGeometry g)
+    {
+        int padBottom = window.Pads.Length >= 4 ? window.Pads[2] : window.Pads.Length == 2 ? window.Pads[1] : 0;
+        int padRight = window.Pads.Length >= 4 ? window.Pads[3] : 0;
+        var result = new float[g.OutHeight * g.OutWidth];
+        for (int oh = 0; oh < g.OutHeight; oh++)
+        for (int ow = 0; ow < g.OutWidth; ow++)
+        {
+            int count = 0;
+            for (int kh = 0; kh < g.KernelH; kh++)
+            {
+                int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
+                bool inH = countIncludePad ? ih >= -g.PadTop && ih < g.Height + padBottom : (uint)ih < (uint)g.Height;
+                if (!inH) continue;
+                for (int kw = 0; kw < g.KernelW; kw++)
+                {
+                    int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
+                    bool inW = countIncludePad ? iw >= -g.PadLeft && iw < g.Width + padRight : (uint)iw < (uint)g.Width;
+                    if (inW) count++;
+                }
+            }
+            result[oh * g.OutWidth + ow] = Math.Max(count, 1);
+        }
+        return result;
+    }
+}
+
+internal static class PoolGeometry
+{
+    public static (ConvGeometry Geometry, int[] OutShape) Make(Tensor x, WindowAttributes window, string op)
+    {
+        if (x.Rank > 4) throw new UnsupportedFeatureException($"{op} on {x.Rank - 2}-D data is not supported (1-D and 2-D are).");
+        if (x.Rank != 4 && x.Rank != 3) throw new EngineException($"{op} expects [N,C,H,W] or [N,C,W], got {ShapeMath.Text(x.Shape)}.");
+        if (window.KernelShape is null) throw new EngineException($"{op} needs the kernel_shape attribute.");
+        bool oneD = x.Rank == 3;
+        var w2 = window.As2D(oneD ? 1 : 2);
+        int h = oneD ? 1 : x.Shape[2], w = x.Shape[^1];
+        var g = w2.Geometry(1, h, w, w2.KernelShape![0], w2.KernelShape[1], isPool: true);
+        if (g.OutHeight <= 0 || g.OutWidth <= 0) throw new EngineException($"{op}: input {ShapeMath.Text(x.Shape)} is smaller than the window.");
+        int[] outShape = oneD ? [x.Shape[0], x.Shape[1], g.OutWidth] : [x.Shape[0], x.Shape[1], g.OutHeight, g.OutWidth];
+        return (g, outShape);
+    }
+}
+
+/// <summary>y[n,c] = mean or max over all spatial positions of x[n,c]. Backward: spread evenly / route to the first max.</summary>
+public sealed class GlobalPool(bool isMax) : Op
+{
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = RequireFloat(inputs, 0, isMax ? "GlobalMaxPool" : "GlobalAveragePool");
+        if (x.Rank < 3) throw new EngineException($"Global pooling expects [N,C,...], got {ShapeMath.Text(x.Shape)}.");
+        int planes = x.Shape[0] * x.Shape[1], plane = x.Length / Math.Max(planes, 1);
+        var outShape = x.Shape.Select((d, i) => i < 2 ? d : 1).ToArray();
+        var y = Tensor.Uninitialized(outShape);
+        var argMax = isMax ? new int[planes] : null;
+        for (int p = 0; p < planes; p++)
+        {
+            var s = x.Data.AsSpan(p * plane, plane);
+            if (isMax)
+            {
+                int best = 0;
+                for (int i = 1; i < s.Length; i++) if (s[i] > s[best]) best = i;
+                argMax![p] = best;
+                y.Data[p] = s[best];
+            }
+            else y.Data[p] = System.Numerics.Tensors.TensorPrimitives.Sum(s) / plane;
+        }
+        saved = argMax;
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (!c.Wants(0)) return;
+        var x = c.Inputs[0]!;
+        int planes = x.Shape[0] * x.Shape[1], plane = x.Length / Math.Max(planes, 1);
+        var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
+        var argMax = (int[]?)c.Saved;
+        for (int p = 0; p < planes; p++)
+        {
+            if (argMax is not null) dx[p * plane + argMax[p]] += dy[p];
+            else System.Numerics.Tensors.TensorPrimitives.Add(dx.AsSpan(p * plane, plane), dy[p] / plane, dx.AsSpan(p * plane, plane));
+        }
+    }
+}

@@ -1,0 +1,82 @@
+// Convolution lowering: im2col turns a padded, strided, dilated 2-D convolution into one GEMM;
+// col2im is its adjoint (it accumulates, which is exactly the gradient of im2col).
+namespace AdvVis.Kernels;
+
+/// <summary>Geometry of one 2-D convolution or pooling window over a single image (channels x height x width).</summary>
+public readonly record struct ConvGeometry(
+    int Channels, int Height, int Width,
+    int KernelH, int KernelW,
+    int StrideH, int StrideW,
+    int PadTop, int PadLeft,
+    int DilationH, int DilationW,
+    int OutHeight, int OutWidth)
+{
+    public int ColumnRows => Channels * KernelH * KernelW;
+    public int ColumnCols => OutHeight * OutWidth;
+}
+
+public static partial class Kernels
+{
+    /// <summary>col[(c,kh,kw), (oh,ow)] = x[c, oh*s - pad + kh*d, ow*s - pad + kw*d], zero outside the image.</summary>
+    public static void Im2Col(ReadOnlySpan<float> image, in ConvGeometry g, Span<float> columns)
+    {
+        int outPlane = g.OutHeight * g.OutWidth;
+        int row = 0;
+        for (int c = 0; c < g.Channels; c++)
+        {
+            var plane = image.Slice(c * g.Height * g.Width, g.Height * g.Width);
+            for (int kh = 0; kh < g.KernelH; kh++)
+            for (int kw = 0; kw < g.KernelW; kw++, row++)
+            {
+                var dst = columns.Slice(row * outPlane, outPlane);
+                for (int oh = 0; oh < g.OutHeight; oh++)
+                {
+                    int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
+                    var dstRow = dst.Slice(oh * g.OutWidth, g.OutWidth);
+                    if ((uint)ih >= (uint)g.Height) { dstRow.Clear(); continue; }
+                    var src = plane.Slice(ih * g.Width, g.Width);
+                    int iw0 = -g.PadLeft + kw * g.DilationW;
+                    if (g.StrideW == 1 && iw0 >= 0 && iw0 + g.OutWidth <= g.Width)
+                    {
+                        src.Slice(iw0, g.OutWidth).CopyTo(dstRow);
+                        continue;
+                    }
+                    for (int ow = 0; ow < g.OutWidth; ow++)
+                    {
+                        int iw = iw0 + ow * g.StrideW;
+                        dstRow[ow] = (uint)iw < (uint)g.Width ? src[iw] : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The adjoint of Im2Col: image += scatter(columns). Overlapping windows add up.</summary>
+    public static void Col2ImAccumulate(ReadOnlySpan<float> columns, in ConvGeometry g, Span<float> image)
+    {
+        int outPlane = g.OutHeight * g.OutWidth;
+        int row = 0;
+        for (int c = 0; c < g.Channels; c++)
+        {
+            var plane = image.Slice(c * g.Height * g.Width, g.Height * g.Width);
+            for (int kh = 0; kh < g.KernelH; kh++)
+            for (int kw = 0; kw < g.KernelW; kw++, row++)
+            {
+                var src = columns.Slice(row * outPlane, outPlane);
+                for (int oh = 0; oh < g.OutHeight; oh++)
+                {
+                    int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
+                    if ((uint)ih >= (uint)g.Height) continue;
+                    var dst = plane.Slice(ih * g.Width, g.Width);
+                    var srcRow = src.Slice(oh * g.OutWidth, g.OutWidth);
+                    int iw0 = -g.PadLeft + kw * g.DilationW;
+                    for (int ow = 0; ow < g.OutWidth; ow++)
+                    {
+                        int iw = iw0 + ow * g.StrideW;
+                        if ((uint)iw < (uint)g.Width) dst[iw] += srcRow[ow];
+                    }
+                }
+            }
+        }
+    }
+}
