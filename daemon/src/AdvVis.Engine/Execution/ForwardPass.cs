@@ -207,8 +207,8 @@ public sealed class ForwardPass
         foreach (var id in wrtIds)
         {
             var g = grads[id] ?? Tensor.Zeros(_values[id]!.Shape);
-            // A graph input's intervention happens before the model sees it.
-            if (model.Producer[id] < 0 && _interventions.TryGetValue(id, out var iv)) g = Broadcasting.Apply(g, iv.Keep, BinaryKind.Mul, "Intervention");
+            // An edited tensor reports the gradient of the unedited one (dy = keep · dy'), consistent with what flows on.
+            if (_interventions.TryGetValue(id, out var iv)) g = Broadcasting.Apply(g, iv.Keep, BinaryKind.Mul, "Intervention");
             result[model.ValueNames[id]] = g;
         }
         return result;

@@ -139,33 +139,6 @@ internal sealed class NodeAttributes(OnnxNode node)
     }
 }
 
-/// <summary>Max/Min over any number of inputs, as a chain of broadcasting binary ops.</summary>
-public sealed class Variadic(BinaryKind kind) : Op
-{
-    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
-    {
-        saved = null;
-        var acc = Required(inputs, 0, kind.ToString());
-        for (int i = 1; i < inputs.Length; i++) acc = Broadcasting.Apply(acc, Required(inputs, i, kind.ToString()), kind, kind.ToString());
-        return [acc];
-    }
-
-    public override void Backward(BackwardContext c)
-    {
-        // dy goes to the first input that attains the extreme at each position.
-        var y = c.Outputs[0]; var dy = c.OutputGradient();
-        var claimed = new bool[y.Length];
-        for (int i = 0; i < c.Inputs.Length; i++)
-        {
-            var x = Broadcasting.Apply(c.Inputs[i]!, Tensor.Zeros(y.Shape), BinaryKind.Add, kind.ToString());
-            var local = Tensor.Zeros(y.Shape);
-            for (int j = 0; j < y.Length; j++)
-                if (!claimed[j] && x.Data[j] == y.Data[j]) { claimed[j] = true; local.Data[j] = dy.Data[j]; }
-            if (c.Wants(i)) Broadcasting.AccumulateReduced(local.Span, y.Shape, c.GradientOf(i).Span, c.Inputs[i]!.Shape);
-        }
-    }
-}
-
 public static class TensorConversion
 {
     public static Tensor FromOnnx(OnnxTensor t)

@@ -1,0 +1,155 @@
+// Bad models and bad inputs meet clear errors that name the problem, and never crash or hang the process.
+using AdvVis.Onnx;
+using AdvVis.Onnx.Proto;
+using Google.Protobuf;
+
+namespace AdvVis.Engine.Tests;
+
+public class BadInputTests
+{
+    [Fact]
+    public void TruncatedModelIsAClearError()
+    {
+        var bytes = File.ReadAllBytes(TestPaths.SharedModel("mnist-zoo-opset7.onnx"));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxReader.LoadModel(bytes[..(bytes.Length / 2)], "cut.onnx"));
+        Assert.Contains("cut.onnx", e.Message);
+    }
+
+    [Fact]
+    public void NonOnnxFileIsAClearError()
+    {
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxReader.LoadModel("hello, I am a text file"u8.ToArray(), "notes.onnx"));
+        Assert.Contains("notes.onnx", e.Message);
+        Assert.Throws<OnnxFormatException>(() => OnnxReader.LoadModel("/definitely/not/here.onnx"));
+    }
+
+    [Fact]
+    public void UnsupportedOperatorIsNamedWithNodeAndOpset()
+    {
+        var model = Model.FromOnnx(OnnxReader.LoadModel(BuildModel(graph =>
+        {
+            graph.Node.Add(new NodeProto { Name = "the_fancy_node", OpType = "Trilu", Input = { "x" }, Output = { "y" } });
+        }), "fancy.onnx"));
+        Assert.Single(model.UnsupportedNodes);
+        var e = Assert.Throws<EngineException>(() => model.Forward(Tensor.Zeros(1, 3)));
+        Assert.Contains("Trilu", e.Message);
+        Assert.Contains("the_fancy_node", e.Message);
+        Assert.Contains("opset 13", e.Message);
+    }
+
+    [Fact]
+    public void WrongInputShapeRankAndNonFiniteValuesAreRejected()
+    {
+        var model = Model.Load(TestPaths.SharedModel("fmnist-cnn-paper.onnx"));
+        Assert.Contains("rank", Assert.Throws<EngineException>(() => model.Forward(Tensor.Zeros(1, 28, 28))).Message);
+        Assert.Contains("dimension 1", Assert.Throws<EngineException>(() => model.Forward(Tensor.Zeros(1, 3, 28, 28))).Message);
+        var x = Tensor.Zeros(1, 1, 28, 28);
+        x.Data[17] = float.NaN;
+        Assert.Contains("NaN", Assert.Throws<EngineException>(() => model.Forward(x)).Message);
+        x.Data[17] = float.PositiveInfinity;
+        Assert.Contains("index 17", Assert.Throws<EngineException>(() => model.Forward(x)).Message);
+        Assert.Contains("input", Assert.Throws<EngineException>(() => model.Forward(new Dictionary<string, Tensor>())).Message);
+        // The model object is unharmed: a good input still runs.
+        Assert.Equal([1, 10], model.Forward(Tensor.Zeros(1, 1, 28, 28)).Output.Shape);
+    }
+
+    [Fact]
+    public void ExternalDataMustStayInsideTheModelFolder()
+    {
+        var root = Directory.CreateTempSubdirectory("advvis-ext-");
+        try
+        {
+            var inside = Path.Combine(root.FullName, "model");
+            Directory.CreateDirectory(inside);
+            var weights = new float[] { 1f, 2f, 3f };
+            File.WriteAllBytes(Path.Combine(inside, "weights.bin"), System.Runtime.InteropServices.MemoryMarshal.AsBytes(weights.AsSpan()).ToArray());
+            File.WriteAllBytes(Path.Combine(root.FullName, "secret.bin"), new byte[12]);
+
+            byte[] WithLocation(string location) => BuildModel(graph =>
+            {
+                var w = new TensorProto { Name = "w", DataType = 1, Dims = { 1, 3 }, DataLocation = TensorProto.Types.DataLocation.External };
+                w.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+                graph.Initializer.Add(w);
+                graph.Node.Add(new NodeProto { OpType = "Add", Input = { "x", "w" }, Output = { "y" } });
+            });
+
+            var good = Path.Combine(inside, "good.onnx");
+            File.WriteAllBytes(good, WithLocation("weights.bin"));
+            var y = Model.Load(good).Forward(Tensor.Zeros(1, 3)).Output;
+            Assert.Equal(weights, y.Data);
+
+            foreach (var evil in new[] { "../secret.bin", Path.Combine(root.FullName, "secret.bin"), "sub/../../secret.bin" })
+            {
+                var path = Path.Combine(inside, "evil.onnx");
+                File.WriteAllBytes(path, WithLocation(evil));
+                var e = Assert.Throws<OnnxFormatException>(() => Model.Load(path));
+                Assert.Contains("model's folder", e.Message);
+            }
+        }
+        finally { root.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public void Float16InitializersAreWidenedExactly()
+    {
+        var halfs = new[] { (Half)0.5f, (Half)(-2.25f), (Half)65504f };
+        var bytes = BuildModel(graph =>
+        {
+            var raw = halfs.SelectMany(h => BitConverter.GetBytes(BitConverter.HalfToUInt16Bits(h))).ToArray();
+            graph.Initializer.Add(new TensorProto { Name = "w", DataType = 10, Dims = { 1, 3 }, RawData = ByteString.CopyFrom(raw) });
+            graph.Node.Add(new NodeProto { OpType = "Add", Input = { "x", "w" }, Output = { "y" } });
+        });
+        var y = Model.FromOnnx(OnnxReader.LoadModel(bytes, null)).Forward(Tensor.Zeros(2, 3)).Output;
+        Assert.Equal(new[] { 0.5f, -2.25f, 65504f, 0.5f, -2.25f, 65504f }, y.Data);
+    }
+
+    [Theory]
+    [InlineData("mnist-zoo-opset7.onnx")]
+    [InlineData("fmnist-cnn-paper.onnx")]
+    [InlineData("cifar10-tutorialnet-opset9.onnx")]
+    public void FuzzedModelsNeverCrashHangOrOverAllocate(string file)
+    {
+        var original = File.ReadAllBytes(TestPaths.SharedModel(file));
+        var rng = new Random(file.Length);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        int loaded = 0, rejected = 0;
+        for (int trial = 0; trial < 150; trial++)
+        {
+            var bytes = (byte[])original.Clone();
+            if (trial % 3 == 0) bytes = bytes[..rng.Next(bytes.Length)];
+            else for (int k = 0; k < 1 + trial % 8; k++) bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256);
+            try
+            {
+                var model = Model.FromOnnx(OnnxReader.LoadModel(bytes, file));
+                loaded++;
+                // A model that loads must also run or fail cleanly.
+                var shape = model.Inputs.Count == 1 && model.Inputs[0].DeclaredShape is { } s ? s.Select(d => (int)Math.Clamp(d.Value ?? 1, 1, 64)).ToArray() : null;
+                if (shape is not null && shape.Aggregate(1L, (a, d) => a * d) < 1 << 20)
+                    try { model.Forward(Tensor.Zeros(shape)); } catch (EngineException) { }
+            }
+            catch (OnnxFormatException) { rejected++; }
+            catch (EngineException) { rejected++; }
+        }
+        Assert.Equal(150, loaded + rejected);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"fuzzing took {watch.Elapsed}");
+    }
+
+    /// <summary>A one-node-at-a-time model with input x [N,3] and output y, for constructing edge cases.</summary>
+    internal static byte[] BuildModel(Action<GraphProto> addNodes)
+    {
+        var graph = new GraphProto { Name = "test" };
+        graph.Input.Add(ValueInfo("x", new TensorShapeProto.Types.Dimension { DimParam = "N" }, new TensorShapeProto.Types.Dimension { DimValue = 3 }));
+        graph.Output.Add(new ValueInfoProto { Name = "y" });
+        addNodes(graph);
+        var model = new ModelProto { IrVersion = 8, Graph = graph, ProducerName = "advvis-tests" };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        return model.ToByteArray();
+    }
+
+    private static ValueInfoProto ValueInfo(string name, params TensorShapeProto.Types.Dimension[] dims)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.AddRange(dims);
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = 1, Shape = shape } } };
+    }
+}

@@ -1,0 +1,204 @@
+// Every operator's backward rule against finite differences of its forward rule.
+using AdvVis.Engine.Ops;
+
+namespace AdvVis.Engine.Tests;
+
+public class OpGradientTests
+{
+    private static readonly Random Rng = new(1234);
+    private static Tensor R(params int[] shape) => GradCheck.RandomTensor(shape, Rng);
+    private static Tensor S(params int[] shape) => GradCheck.SeparatedTensor(shape, Rng);
+    /// <summary>Separated values on a grid shifted by a third of the gap, so two operands never tie within a step.</summary>
+    private static Tensor Shifted(float thirds, params int[] shape) => GradCheck.SeparatedTensor(shape, Rng, 0.06f, 0.02f * thirds);
+    private static Tensor Positive(params int[] shape) => GradCheck.RandomTensor(shape, Rng, 0.5f, 2f);
+    private static WindowAttributes Window(int[]? kernel, int[]? strides = null, int[]? pads = null, int[]? dilations = null, string autoPad = "NOTSET", bool ceil = false) =>
+        new(kernel, strides ?? [], dilations ?? [], pads ?? [], autoPad, ceil);
+
+    [Fact] public void Relu() => GradCheck.Op(new Relu(), [S(2, 3, 4)], [0]);
+    [Fact] public void LeakyRelu() => GradCheck.Op(new LeakyRelu(0.1f), [S(2, 3, 4)], [0]);
+    [Fact] public void Sigmoid() => GradCheck.Op(new Sigmoid(), [R(3, 5)], [0]);
+    [Fact] public void Tanh() => GradCheck.Op(new Tanh(), [R(3, 5)], [0]);
+    [Fact] public void Exp() => GradCheck.Op(new Exp(), [R(3, 5)], [0]);
+    [Fact] public void Log() => GradCheck.Op(new Log(), [Positive(3, 5)], [0]);
+    [Fact] public void Neg() => GradCheck.Op(new Neg(), [R(3, 5)], [0]);
+    [Fact] public void Abs() => GradCheck.Op(new Abs(), [S(3, 5)], [0]);
+    [Fact] public void Sqrt() => GradCheck.Op(new Sqrt(), [Positive(3, 5)], [0]);
+    [Fact] public void Reciprocal() => GradCheck.Op(new Reciprocal(), [Positive(3, 5)], [0]);
+    [Fact] public void Softplus() => GradCheck.Op(new Softplus(), [R(3, 5)], [0]);
+    [Fact] public void Elu() => GradCheck.Op(new Elu(1f), [S(3, 5)], [0]);
+    [Fact] public void HardSigmoid() => GradCheck.Op(new HardSigmoid(0.2f, 0.5f), [S(3, 5)], [0]);
+    // Bounds sit half a grid gap (0.025) from every input value, farther than the finite-difference step.
+    [Fact] public void ClipWithAttributes() => GradCheck.Op(new Clip(-0.30f, 0.35f), [S(4, 6)], [0]);
+    [Fact] public void ClipWithInputs() => GradCheck.Op(new Clip(float.MinValue, float.MaxValue), [S(4, 6), Tensor.Scalar(-0.35f), Tensor.Scalar(0.45f)], [0]);
+    [Fact] public void Identity() => GradCheck.Op(new Identity(), [R(2, 3)], [0]);
+    [Fact] public void Dropout() => GradCheck.Op(new Identity(isDropout: true), [R(2, 3)], [0]);
+
+    [Theory]
+    [InlineData(BinaryKind.Add)]
+    [InlineData(BinaryKind.Sub)]
+    [InlineData(BinaryKind.Mul)]
+    [InlineData(BinaryKind.Div)]
+    [InlineData(BinaryKind.Max)]
+    [InlineData(BinaryKind.Min)]
+    public void BinaryWithBroadcasting(BinaryKind kind)
+    {
+        // [2,3,4,5] ∘ [3,1,5]: the second operand is broadcast over two axes, so its gradient must sum over them.
+        var a = Shifted(0, 2, 3, 4, 5);
+        // Divisors in [1, 2]: near 0, 1/b curves so sharply that central differences themselves lose accuracy.
+        var b = kind == BinaryKind.Div ? GradCheck.RandomTensor([3, 1, 5], Rng, 1f, 2f) : Shifted(1, 3, 1, 5);
+        GradCheck.Op(new Binary(kind), [a, b], [0, 1]);
+        var c = kind == BinaryKind.Div ? GradCheck.RandomTensor([2, 3, 5, 4], Rng, 1f, 2f) : a.Reshape([2, 3, 5, 4]);
+        GradCheck.Op(new Binary(kind), [kind == BinaryKind.Div ? Positive(4) : Shifted(1, 4), c], [0, 1]);
+    }
+
+    [Fact] public void Pow() => GradCheck.Op(new Binary(BinaryKind.Pow), [Positive(3, 4), R(4)], [0, 1]);
+    [Fact] public void SumOfThree() => GradCheck.Op(new Sum(), [R(2, 3), R(3), R(1, 1)], [0, 1, 2]);
+    [Fact] public void VariadicMax() => GradCheck.Op(new Variadic(BinaryKind.Max), [Shifted(0, 2, 3), Shifted(1, 3), Shifted(2, 2, 1)], [0, 1, 2]);
+
+    [Theory]
+    [InlineData(1, 1, 0, 1, 1)]     // 3x3, stride 1, pad 1
+    [InlineData(1, 2, 1, 2, 1)]     // stride 2, dilation 2
+    [InlineData(2, 1, 0, 1, 1)]     // groups
+    [InlineData(1, 1, 0, 1, 0)]     // no padding
+    public void Conv(int group, int stride, int _, int dilation, int pad)
+    {
+        var x = R(2, 4, 7, 6);
+        var w = R(6, 4 / group, 3, 3);
+        var b = R(6);
+        var op = new Conv(Window([3, 3], [stride, stride], [pad, pad, pad, pad], [dilation, dilation]), group);
+        GradCheck.Op(op, [x, w, b], [0, 1, 2]);
+    }
+
+    [Fact]
+    public void ConvDepthwiseAndPointwise()
+    {
+        GradCheck.Op(new Conv(Window([3, 3], [2, 2], [1, 1, 1, 1]), 5), [R(2, 5, 6, 6), R(5, 1, 3, 3), R(5)], [0, 1, 2]);
+        GradCheck.Op(new Conv(Window([1, 1]), 1), [R(2, 5, 4, 3), R(7, 5, 1, 1), R(7)], [0, 1, 2]);
+    }
+
+    [Fact]
+    public void ConvAutoPadAndOneD()
+    {
+        GradCheck.Op(new Conv(Window([3, 3], [2, 2], autoPad: "SAME_UPPER"), 1), [R(1, 2, 5, 6), R(3, 2, 3, 3)], [0, 1]);
+        GradCheck.Op(new Conv(Window([3], [1], [1, 1]), 1), [R(2, 3, 8), R(4, 3, 3), R(4)], [0, 1, 2]);
+    }
+
+    [Fact]
+    public void MaxPool()
+    {
+        GradCheck.Op(new MaxPool(Window([2, 2], [2, 2])), [S(2, 3, 6, 6)], [0]);
+        GradCheck.Op(new MaxPool(Window([3, 3], [2, 2], [1, 1, 1, 1], ceil: true)), [S(1, 2, 7, 7)], [0]);
+    }
+
+    [Fact]
+    public void AveragePool()
+    {
+        GradCheck.Op(new AveragePool(Window([2, 2], [2, 2]), false), [R(2, 3, 6, 6)], [0]);
+        GradCheck.Op(new AveragePool(Window([3, 3], [2, 2], [1, 1, 1, 1]), false), [R(1, 2, 7, 7)], [0]);
+        GradCheck.Op(new AveragePool(Window([3, 3], [2, 2], [1, 1, 1, 1]), true), [R(1, 2, 7, 7)], [0]);
+    }
+
+    [Fact] public void GlobalAveragePool() => GradCheck.Op(new GlobalPool(isMax: false), [R(2, 3, 4, 5)], [0]);
+    [Fact] public void GlobalMaxPool() => GradCheck.Op(new GlobalPool(isMax: true), [S(2, 3, 4, 5)], [0]);
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Gemm(bool transA, bool transB)
+    {
+        var a = transA ? R(5, 3) : R(3, 5);
+        var b = transB ? R(4, 5) : R(5, 4);
+        GradCheck.Op(new Gemm(0.7f, 1.3f, transA, transB), [a, b, R(4)], [0, 1, 2]);
+    }
+
+    [Fact]
+    public void MatMulBatchedAndBroadcast()
+    {
+        GradCheck.Op(new MatMul(), [R(2, 3, 4), R(4, 5)], [0, 1]);
+        GradCheck.Op(new MatMul(), [R(3, 4), R(2, 4, 2)], [0, 1]);
+        GradCheck.Op(new MatMul(), [R(4), R(4, 3)], [0, 1]);
+    }
+
+    [Fact]
+    public void BatchNormalization() =>
+        GradCheck.Op(new BatchNormalization(1e-5f), [R(2, 3, 4, 4), R(3), R(3), R(3), Positive(3)], [0, 1, 2]);
+
+    [Fact] public void Lrn() => GradCheck.Op(new Lrn(3, 0.5f, 0.75f, 1f), [R(2, 5, 3, 3)], [0]);
+    [Fact] public void LrnEvenSize() => GradCheck.Op(new Lrn(4, 0.3f, 0.6f, 2f), [R(1, 6, 2, 2)], [0]);
+
+    [Theory]
+    [InlineData(1, false, false)]
+    [InlineData(-1, false, true)]
+    [InlineData(1, true, false)]
+    [InlineData(1, true, true)]
+    public void Softmax(long axis, bool legacy, bool log) => GradCheck.Op(new Softmax(axis, legacy, log), [R(2, 4, 3)], [0]);
+
+    [Fact] public void Flatten() => GradCheck.Op(new Flatten(2), [R(2, 3, 4)], [0]);
+    [Fact] public void Reshape() => GradCheck.Op(new Reshape(false), [R(2, 3, 4), Tensor.FromLongs(0, -1)], [0]);
+    [Fact] public void Transpose() => GradCheck.Op(new Transpose([2, 0, 1]), [R(2, 3, 4)], [0]);
+    [Fact] public void Concat() => GradCheck.Op(new Concat(1), [R(2, 3, 2), R(2, 1, 2), R(2, 2, 2)], [0, 1, 2]);
+    [Fact] public void Split() => GradCheck.Op(new Split(1, [1, 3], 2), [R(2, 4, 3)], [0]);
+    [Fact] public void Squeeze() => GradCheck.Op(new Squeeze([1]), [R(2, 1, 3)], [0]);
+    [Fact] public void Unsqueeze() => GradCheck.Op(new Unsqueeze([0, 3]), [R(2, 3)], [0]);
+    [Fact] public void SliceWithSteps() => GradCheck.Op(new Slice(null, null, null), [R(5, 6), Tensor.FromLongs(4, 1), Tensor.FromLongs(0, 6), Tensor.FromLongs(0, 1), Tensor.FromLongs(-2, 2)], [0]);
+    [Fact] public void Expand() => GradCheck.Op(new Expand(), [R(3, 1), Tensor.FromLongs(2, 3, 4)], [0]);
+    [Fact] public void Gather() => GradCheck.Op(new Gather(1), [R(3, 5), new Tensor([2, 2], [0L, 4, -1, 0])], [0]);
+    [Fact] public void CastFloatToFloat() => GradCheck.Op(new Cast(toFloat: true, toBool: false), [R(3, 2)], [0]);
+
+    [Theory]
+    [InlineData("constant")]
+    [InlineData("reflect")]
+    [InlineData("edge")]
+    public void Pad(string mode) => GradCheck.Op(new Pad(mode, null, 0.5f), [R(1, 2, 4, 5), Tensor.FromLongs(0, 0, 1, 2, 0, 0, 2, -1)], [0]);
+
+    [Theory]
+    [InlineData(ReduceKind.Mean)]
+    [InlineData(ReduceKind.Sum)]
+    [InlineData(ReduceKind.Max)]
+    [InlineData(ReduceKind.Min)]
+    [InlineData(ReduceKind.SumSquare)]
+    [InlineData(ReduceKind.L2)]
+    public void Reduce(ReduceKind kind)
+    {
+        GradCheck.Op(new Ops.Reduce(kind, [1, -1], keepDims: true, noopWithEmptyAxes: false), [S(2, 3, 4)], [0]);
+        GradCheck.Op(new Ops.Reduce(kind, null, keepDims: false, noopWithEmptyAxes: false), [S(2, 3)], [0]);
+    }
+
+    [Fact]
+    public void ReluGradientAtZeroIsZero()
+    {
+        var x = new Tensor([3], [-1f, 0f, 1f]);
+        var op = new Relu();
+        var y = op.Forward([x], out var saved);
+        Tensor? g = null;
+        op.Backward(new BackwardContext([x], y, saved, [new Tensor([3], [1f, 1f, 1f])], [true], _ => g ??= Tensor.Zeros(3)));
+        Assert.Equal([0f, 0f, 1f], g!.Data);
+    }
+
+    [Fact]
+    public void MaxPoolTiesGoToTheFirstMaximum()
+    {
+        var x = new Tensor([1, 1, 2, 2], [5f, 5f, 5f, 5f]);
+        var op = new MaxPool(Window([2, 2]));
+        var y = op.Forward([x], out var saved);
+        Tensor? g = null;
+        op.Backward(new BackwardContext([x], y, saved, [new Tensor([1, 1, 1, 1], [1f]), null], [true], _ => g ??= Tensor.Zeros(1, 1, 2, 2)));
+        Assert.Equal([1f, 0f, 0f, 0f], g!.Data);
+    }
+
+    [Fact]
+    public void BackwardAccumulatesIntoExistingGradients()
+    {
+        // Backward must add (+=), never assign: a tensor read by two nodes collects both contributions.
+        var x = R(2, 3);
+        var existing = Tensor.Zeros(2, 3);
+        existing.Span.Fill(1f);
+        var op = new Sigmoid();
+        var y = op.Forward([x], out var saved);
+        var dy = Tensor.Zeros(2, 3);
+        op.Backward(new BackwardContext([x], y, saved, [dy], [true], _ => existing));
+        Assert.All(existing.Data, v => Assert.Equal(1f, v));
+    }
+}
