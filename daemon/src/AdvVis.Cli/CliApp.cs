@@ -16,6 +16,8 @@ public static class CliApp
           advvis infer MODEL --input FILE [--json]   logits, probabilities and top-5 for a .npy/.npz tensor or an image
           advvis onnx-test CASE_DIR... [--json] [--skip-unsupported]
                                                      run ONNX test-case folders; exit 1 if any fails
+          advvis bench MODEL [--batch B] [--backward] [--threads T] [--repeats R] [--json]
+                                                     images/s (median after warm-up) and peak memory
           advvis --version
         """;
 
@@ -39,10 +41,12 @@ public static class CliApp
                 "info" => InfoCommand.Run(options),
                 "infer" => InferCommand.Run(options),
                 "onnx-test" => OnnxTestCommand.Run(options),
+                "bench" => BenchCommand.Run(options),
                 _ => Fail($"Unknown command '{args[0]}'.\n\n{Usage}"),
             };
         }
-        catch (Exception e) when (e is EngineException or OnnxFormatException or CliException or IOException or InvalidDataException)
+        catch (Exception e) when (e is EngineException or OnnxFormatException or CliException or IOException or InvalidDataException
+                                       or AdvVis.Data.ImageFormatException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"advvis: {e.Message}");
             return 1;

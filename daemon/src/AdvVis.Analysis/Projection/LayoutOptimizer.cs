@@ -1,0 +1,271 @@
+// UMAP's layout optimisation (umap-learn's optimize_layout_euclidean and, for aligned layers,
+// optimize_layout_aligned_euclidean): SGD over the fuzzy graph's edges, each sampled every
+// epochs_per_sample epochs (attraction), with negative_sample_rate random repulsions per sample,
+// per-coordinate gradient clipping at 4 and a linearly decaying learning rate.
+//
+// Alignment: each layer's head update also gets −clip(λ_o · J_o(j) · (y_l(j) − y_{l+o}(j))) for
+// the layers within the window (J = Jaccard similarity of the item's neighbourhoods in the two
+// layers), as AlignedUMAP does. Layers are optimised in parallel, one task per layer; the
+// alignment anchors are the other layers' positions at the start of the epoch (a Jacobi-style
+// snapshot), so no layer reads another while it is written and the result is bit-identical
+// whatever the thread count. Within a layer the edge loop is sequential, as in umap-learn with a
+// fixed random_state, so a layer's result depends only on its seed.
+using System.Runtime.CompilerServices;
+
+namespace AdvVis.Analysis.Projection;
+
+/// <summary>One embedding being optimised: its edges, sampling schedule, RNG and alignment anchors.</summary>
+internal sealed class LayoutLayer
+{
+    public LayoutLayer(float[] head, float[] tail, int dimensions, bool moveOther, SparseGraph graph, int epochs, int negativeSampleRate, ulong seed)
+    {
+        Head = head;
+        Tail = tail;
+        Dimensions = dimensions;
+        MoveOther = moveOther;
+        TailCount = tail.Length / dimensions;
+        int edges = graph.EdgeCount;
+        EdgeHead = new int[edges];
+        EdgeTail = new int[edges];
+        EpochsPerSample = new double[edges];
+        float maxWeight = graph.MaxWeight();
+        int at = 0;
+        for (int r = 0; r < graph.Rows; r++)
+        {
+            for (int e = graph.RowStarts[r]; e < graph.RowStarts[r + 1]; e++)
+            {
+                // umap-learn's make_epochs_per_sample: an edge of weight w is sampled n_epochs·w/w_max times.
+                double samples = epochs * (graph.Weights[e] / (double)maxWeight);
+                if (samples <= 0)
+                    continue;
+                EdgeHead[at] = r;
+                EdgeTail[at] = graph.ColumnIndices[e];
+                EpochsPerSample[at] = epochs / samples;
+                at++;
+            }
+        }
+        EdgeCount = at;
+        EpochOfNextSample = (double[])EpochsPerSample.Clone();
+        EpochsPerNegativeSample = new double[edges];
+        for (int e = 0; e < edges; e++)
+            EpochsPerNegativeSample[e] = EpochsPerSample[e] / negativeSampleRate;
+        EpochOfNextNegativeSample = (double[])EpochsPerNegativeSample.Clone();
+        Rng = new Xoshiro128StarStar(seed);
+    }
+
+    public float[] Head { get; }
+    public float[] Tail { get; }
+    public int Dimensions { get; }
+    public int TailCount { get; }
+    public bool MoveOther { get; }
+    public int EdgeCount { get; }
+    public int[] EdgeHead { get; }
+    public int[] EdgeTail { get; }
+    public double[] EpochsPerSample { get; }
+    public double[] EpochOfNextSample { get; }
+    public double[] EpochsPerNegativeSample { get; }
+    public double[] EpochOfNextNegativeSample { get; }
+    public Xoshiro128StarStar Rng;
+
+    /// <summary>Alignment terms pulling this layer's heads toward other layers' (snapshotted) positions.</summary>
+    public List<AlignmentLink> Links { get; } = [];
+
+    /// <summary>This layer's positions at the start of the current epoch, read by its neighbours' links.</summary>
+    public float[]? Snapshot { get; set; }
+}
+
+/// <summary>Pull of head j toward <see cref="Anchor"/>[j] with strength <see cref="Weights"/>[j].</summary>
+internal sealed record AlignmentLink(LayoutLayer Other, float[] Weights)
+{
+    public float[] Anchor => Other.Snapshot!;
+}
+
+/// <summary>The SGD driver.</summary>
+internal static class LayoutOptimizer
+{
+    /// <summary>Runs <paramref name="epochs"/> epochs on all layers (in parallel across layers when there are several).</summary>
+    public static void Optimize(IReadOnlyList<LayoutLayer> layers, int epochs, float initialAlpha, float a, float b, float gamma,
+        int maxDegreeOfParallelism)
+    {
+        bool aligned = layers.Any(l => l.Links.Count > 0);
+        if (aligned)
+            foreach (LayoutLayer layer in layers)
+                layer.Snapshot = new float[layer.Head.Length];
+        var kernels = layers.Select(l => new EpochKernel(l, a, b, gamma)).ToArray();
+        var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
+        float alpha = initialAlpha;
+        for (int n = 0; n < epochs; n++)
+        {
+            if (aligned)
+                foreach (LayoutLayer layer in layers)
+                    Array.Copy(layer.Head, layer.Snapshot!, layer.Head.Length);
+            float epochAlpha = alpha;
+            int epoch = n;
+            if (kernels.Length == 1)
+                kernels[0].Run(epoch, epochAlpha);
+            else
+                Parallel.For(0, kernels.Length, options, l => kernels[l].Run(epoch, epochAlpha));
+            alpha = initialAlpha * (1f - (float)n / epochs);
+        }
+    }
+
+    /// <summary>Compile-time embedding dimension, so the JIT unrolls the per-coordinate loops for 1-D and 2-D.</summary>
+    private interface IDimension
+    {
+        static abstract int Value { get; }
+    }
+
+    private struct One : IDimension
+    {
+        public static int Value => 1;
+    }
+
+    private struct Two : IDimension
+    {
+        public static int Value => 2;
+    }
+
+    /// <summary>0 = read the dimension from the layer at run time.</summary>
+    private struct AnyDimension : IDimension
+    {
+        public static int Value => 0;
+    }
+
+    /// <summary>One layer's epoch with its alignment links flattened into arrays.</summary>
+    private sealed class EpochKernel
+    {
+        private readonly LayoutLayer _layer;
+        private readonly float _a, _b, _gamma;
+        private readonly float[][] _linkWeights;
+        private readonly float[][] _linkAnchors;
+
+        public EpochKernel(LayoutLayer layer, float a, float b, float gamma)
+        {
+            _layer = layer;
+            _a = a;
+            _b = b;
+            _gamma = gamma;
+            _linkWeights = layer.Links.Select(l => l.Weights).ToArray();
+            // Optimize allocates every layer's snapshot before building the kernels, so the anchors are fixed arrays.
+            _linkAnchors = layer.Links.Select(l => l.Anchor).ToArray();
+        }
+
+        public void Run(int epoch, float alpha)
+        {
+            switch (_layer.Dimensions)
+            {
+                case 1: Run<One>(epoch, alpha); break;
+                case 2: Run<Two>(epoch, alpha); break;
+                default: Run<AnyDimension>(epoch, alpha); break;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 code entirely
+        private void Run<TDim>(int n, float alpha) where TDim : struct, IDimension
+        {
+            LayoutLayer layer = _layer;
+            int dim = TDim.Value == 0 ? layer.Dimensions : TDim.Value;
+            float[] head = layer.Head, tail = layer.Tail;
+            bool sameArrays = ReferenceEquals(head, tail);
+            bool moveOther = layer.MoveOther;
+            float[][] linkWeights = _linkWeights, linkAnchors = _linkAnchors;
+            int linkCount = linkWeights.Length;
+            Xoshiro128StarStar rng = layer.Rng; // local copy keeps the generator state in registers; written back below
+            int tailCount = layer.TailCount;
+            float a = _a, b = _b, gamma = _gamma;
+            int[] edgeHead = layer.EdgeHead, edgeTail = layer.EdgeTail;
+            double[] nextSample = layer.EpochOfNextSample, perSample = layer.EpochsPerSample;
+            double[] nextNegative = layer.EpochOfNextNegativeSample, perNegative = layer.EpochsPerNegativeSample;
+            Span<float> position = stackalloc float[dim];
+            Span<float> pull = stackalloc float[dim];
+            Span<float> total = stackalloc float[dim];
+
+            for (int i = 0; i < layer.EdgeCount; i++)
+            {
+                if (nextSample[i] > n)
+                    continue;
+                int j = edgeHead[i];
+                int jo = j * dim, ko = edgeTail[i] * dim;
+
+                float distSq = 0f;
+                for (int d = 0; d < dim; d++)
+                {
+                    float diff = head[jo + d] - tail[ko + d];
+                    distSq += diff * diff;
+                }
+                float attract = 0f;
+                if (distSq > 0f)
+                {
+                    float powB = FastMath.Pow(distSq, b);
+                    attract = -2f * a * b * (powB / distSq) / (a * powB + 1f); // d^(2(b−1)) = d^(2b) / d²
+                }
+                for (int d = 0; d < dim; d++)
+                {
+                    float c = head[jo + d];
+                    float grad = Clip(attract * (c - tail[ko + d]));
+                    float step = grad;
+                    if (linkCount > 0) // AlignedUMAP applies the pull with every head update, positive and negative
+                        step = Clip(grad - AlignmentPull(linkWeights, linkAnchors, j, jo + d, c));
+                    head[jo + d] = c + step * alpha;
+                    if (moveOther)
+                        tail[ko + d] -= grad * alpha;
+                }
+                nextSample[i] += perSample[i];
+
+                // Negative samples: every repulsion is evaluated at the head's position after the attraction step and
+                // the clipped steps are summed (umap-learn moves the head between them). Independent evaluations keep
+                // the CPU's pipelines busy instead of serialising ~100-cycle pow/div chains; the difference is
+                // second order in the step size.
+                int negativeSamples = (int)((n - nextNegative[i]) / perNegative[i]);
+                if (negativeSamples > 0)
+                {
+                    for (int d = 0; d < dim; d++)
+                    {
+                        position[d] = head[jo + d];
+                        pull[d] = linkCount > 0 ? AlignmentPull(linkWeights, linkAnchors, j, jo + d, position[d]) : 0f;
+                        total[d] = 0f;
+                    }
+                    for (int p = 0; p < negativeSamples; p++)
+                    {
+                        int other = rng.NextInt(tailCount);
+                        int oo = other * dim;
+                        float negDistSq = 0f;
+                        for (int d = 0; d < dim; d++)
+                        {
+                            float diff = position[d] - tail[oo + d];
+                            negDistSq += diff * diff;
+                        }
+                        float repulse;
+                        if (negDistSq > 0f)
+                            repulse = 2f * gamma * b / ((0.001f + negDistSq) * (a * FastMath.Pow(negDistSq, b) + 1f));
+                        else if (sameArrays && j == other)
+                            continue;
+                        else
+                            repulse = 0f;
+                        for (int d = 0; d < dim; d++)
+                        {
+                            float grad = repulse > 0f ? Clip(repulse * (position[d] - tail[oo + d])) : 4f;
+                            total[d] += linkCount > 0 ? Clip(grad - pull[d]) : grad;
+                        }
+                    }
+                    for (int d = 0; d < dim; d++)
+                        head[jo + d] = position[d] + total[d] * alpha;
+                }
+                nextNegative[i] += negativeSamples * perNegative[i];
+            }
+            layer.Rng = rng;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Clip(float v) => v > 4f ? 4f : v < -4f ? -4f : v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float AlignmentPull(float[][] weights, float[][] anchors, int item, int coordinate, float c)
+    {
+        float pull = 0f;
+        for (int l = 0; l < weights.Length; l++)
+            pull += Clip(weights[l][item] * (c - anchors[l][coordinate]));
+        return pull;
+    }
+}

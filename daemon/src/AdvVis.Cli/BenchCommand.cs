@@ -1,0 +1,72 @@
+// `advvis bench MODEL --batch B [--backward] [--threads T] [--json]`: images per second, the median of timed
+// repeats after warm-up, and the process's peak memory.
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using AdvVis.Engine;
+
+namespace AdvVis.Cli;
+
+internal static class BenchCommand
+{
+    public static int Run(ParsedArgs args)
+    {
+        var modelPath = args.RequirePositional(0, "MODEL (an .onnx file)");
+        int batch = ParseInt(args.Get("--batch") ?? "1", "--batch", 1, 4096);
+        int threads = ParseInt(args.Get("--threads") ?? Environment.ProcessorCount.ToString(), "--threads", 1, 256);
+        int repeats = ParseInt(args.Get("--repeats") ?? "10", "--repeats", 1, 10000);
+        bool backward = args.Has("--backward");
+        Kernels.Parallelism.MaxThreads = threads;
+
+        var model = Model.Load(modelPath);
+        if (model.Inputs.Count != 1) throw new CliException("bench handles single-input models.");
+        var shape = model.Inputs[0].DeclaredShape?.Select(d => (int)(d.Value ?? 1)).ToArray() ?? throw new CliException("The model declares no input shape.");
+        shape[0] = batch;
+        var rng = new Random(0);
+        var input = Tensor.Zeros(shape);
+        for (int i = 0; i < input.Length; i++) input.Data[i] = (float)rng.NextDouble();
+
+        void Once()
+        {
+            var pass = model.Forward(input, new RunOptions { RecordForBackward = backward });
+            if (backward)
+            {
+                var seed = Tensor.Zeros(pass.Output.Shape);
+                seed.Span.Fill(1f);
+                pass.InputGradient(seed);
+            }
+        }
+
+        for (int i = 0; i < 2; i++) Once();
+        var seconds = new List<double>();
+        var total = Stopwatch.StartNew();
+        for (int i = 0; i < repeats || (total.Elapsed.TotalSeconds < 2 && i < 1000); i++)
+        {
+            var sw = Stopwatch.StartNew();
+            Once();
+            seconds.Add(sw.Elapsed.TotalSeconds);
+        }
+        seconds.Sort();
+        double median = seconds[seconds.Count / 2];
+        double imagesPerSecond = batch / median;
+        long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+
+        if (args.Has("--json"))
+        {
+            CliApp.WriteJson(new JsonObject
+            {
+                ["model"] = Path.GetFileName(modelPath), ["batch"] = batch, ["threads"] = threads, ["backward"] = backward,
+                ["repeats"] = seconds.Count, ["medianSeconds"] = median, ["imagesPerSecond"] = imagesPerSecond,
+                ["peakWorkingSetBytes"] = peak,
+            });
+        }
+        else
+        {
+            Console.WriteLine($"{Path.GetFileName(modelPath)}  batch {batch}  threads {threads}  {(backward ? "forward+backward" : "forward")}");
+            Console.WriteLine($"  {imagesPerSecond:F1} images/s  (median {median * 1000:F2} ms over {seconds.Count} runs)  peak memory {peak / (1 << 20)} MiB");
+        }
+        return 0;
+    }
+
+    private static int ParseInt(string text, string name, int min, int max) =>
+        int.TryParse(text, out var v) && v >= min && v <= max ? v : throw new CliException($"{name} must be a whole number from {min} to {max}, not '{text}'.");
+}
