@@ -157,6 +157,7 @@ public sealed class ForwardPass
         if (!_recorded) throw new EngineException("This forward pass was not recorded; run it with RunOptions.RecordForBackward = true.");
         var model = _model;
         var wrtIds = wrt.Select(model.ValueId).Distinct().ToArray();
+        var wrtSet = wrtIds.ToHashSet();
 
         // Values that depend on a wrt value: only these need gradients.
         var needs = new bool[model.ValueCount];
@@ -201,6 +202,10 @@ public sealed class ForwardPass
                 return grads[id] ??= Tensor.Zeros(_values[id]!.Shape);
             });
             node.Op.Backward(context);
+            // Every reader of these outputs comes later in the graph and has been visited: their gradients are final
+            // and consumed. Dropping them keeps backward's memory near one layer's worth instead of the whole graph's.
+            foreach (var o in node.Outputs)
+                if (o >= 0 && !wrtSet.Contains(o)) grads[o] = null;
         }
 
         var result = new Dictionary<string, Tensor>();

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine and runs every test suite. Prints one line per suite and a final `N passed, M failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+dotnet build daemon/AdvVis.Daemon.sln -nologo -v q -clp:ErrorsOnly || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+# One project at a time: the machine has 2 cores and several suites time their own work.
+status=0
+for project in daemon/tests/*/*.Tests.csproj; do
+  name=$(basename "$project" .csproj)
+  dotnet test "$project" --no-build -nologo -v q --logger "trx;LogFileName=$results/$name.trx" >"$results/$name.log" 2>&1 || status=1
+  if [ ! -f "$results/$name.trx" ]; then
+    echo "$name: no results (the test host failed to start)"; tail -20 "$results/$name.log"; status=1
+  fi
+done
+python3 - "$results" <<'PY'
+import glob, os, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+total_pass = total_fail = total_skip = 0
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.trx"))):
+    root = ET.parse(path).getroot()
+    counters = root.find(".//t:ResultSummary/t:Counters", ns)
+    passed, failed = int(counters.get("passed")), int(counters.get("failed")) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
+    skipped = int(counters.get("total")) - int(counters.get("executed"))
+    for r in root.findall(".//t:UnitTestResult", ns):
+        if r.get("outcome") == "Failed":
+            msg = r.find(".//t:Message", ns)
+            print(f"  FAILED {r.get('testName')}: {(msg.text or '').strip()[:400] if msg is not None else ''}")
+    print(f"{os.path.basename(path)[:-4]}: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+    total_pass += passed; total_fail += failed; total_skip += skipped
+print(f"{total_pass} passed, {total_fail} failed" + (f", {total_skip} skipped" if total_skip else ""))
+sys.exit(1 if total_fail else 0)
+PY
+summary=$?
+[ $status -ne 0 ] && [ $summary -eq 0 ] && { echo "a test run failed without failing tests (see above)"; exit 1; }
+exit $summary
