@@ -153,3 +153,30 @@ public class BadInputTests
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = 1, Shape = shape } } };
     }
 }
+
+public class ConstantFoldingTests
+{
+    [Fact]
+    public void ShapeArithmeticFeedingReshapeFoldsAtLoad()
+    {
+        // Constant → Unsqueeze → Concat(with a constant) → Reshape: the shape chain folds away, only Reshape runs.
+        var bytes = BadInputTests.BuildModel(graph =>
+        {
+            graph.Node.Add(new AdvVis.Onnx.Proto.NodeProto { OpType = "Constant", Output = { "three" },
+                Attribute = { new AdvVis.Onnx.Proto.AttributeProto { Name = "value_int", I = 3, Type = AdvVis.Onnx.Proto.AttributeProto.Types.AttributeType.Int } } });
+            graph.Node.Add(new AdvVis.Onnx.Proto.NodeProto { OpType = "Constant", Output = { "axes" },
+                Attribute = { new AdvVis.Onnx.Proto.AttributeProto { Name = "value_ints", Ints = { 0 }, Type = AdvVis.Onnx.Proto.AttributeProto.Types.AttributeType.Ints } } });
+            graph.Node.Add(new AdvVis.Onnx.Proto.NodeProto { OpType = "Unsqueeze", Input = { "three", "axes" }, Output = { "three1" } });
+            graph.Node.Add(new AdvVis.Onnx.Proto.NodeProto { OpType = "Constant", Output = { "minus1" },
+                Attribute = { new AdvVis.Onnx.Proto.AttributeProto { Name = "value_ints", Ints = { -1 }, Type = AdvVis.Onnx.Proto.AttributeProto.Types.AttributeType.Ints } } });
+            graph.Node.Add(new AdvVis.Onnx.Proto.NodeProto { OpType = "Concat", Input = { "minus1", "three1" }, Output = { "shape" },
+                Attribute = { new AdvVis.Onnx.Proto.AttributeProto { Name = "axis", I = 0, Type = AdvVis.Onnx.Proto.AttributeProto.Types.AttributeType.Int } } });
+            graph.Node.Add(new AdvVis.Onnx.Proto.NodeProto { OpType = "Reshape", Input = { "x", "shape" }, Output = { "y" } });
+        });
+        var model = Model.FromOnnx(AdvVis.Onnx.OnnxReader.LoadModel(bytes, null));
+        Assert.Equal(["Reshape"], model.Nodes.Select(n => n.OpType));
+        Assert.Equal([-1L, 3L], model.ConstantValue("shape")!.Longs);
+        var y = model.Forward(new Tensor([4, 3], Enumerable.Range(0, 12).Select(i => (float)i).ToArray())).Output;
+        Assert.Equal([4, 3], y.Shape);
+    }
+}
