@@ -1,0 +1,54 @@
+// advvis.json: the workspace's map from source code to model files, and each model's background data.
+//   { "models": [ { "name": "mnist", "path": "models/mnist.onnx", "source": "train.py", "class": "Net",
+//                   "background": { "path": "data/t10k-images-idx3-ubyte.gz", "labels": "data/t10k-labels-idx1-ubyte.gz" } } ] }
+// Paths are relative to the file's folder. Pure: no vscode import.
+import * as path from 'node:path';
+
+export interface AdvvisModelEntry {
+    name?: string;
+    path: string;
+    source?: string;
+    class?: string;
+    background?: { path: string; labels?: string };
+    /** 0-based line of the entry's "path" member, for CodeLens. */
+    line: number;
+}
+
+export interface AdvvisJson {
+    models: AdvvisModelEntry[];
+    error?: string;
+}
+
+export function readAdvvisJson(text: string, folder: string): AdvvisJson {
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch (error) {
+        return { models: [], error: `advvis.json is not valid JSON: ${(error as Error).message}` };
+    }
+    const list = (parsed as { models?: unknown })?.models;
+    if (!Array.isArray(list)) return { models: [], error: 'advvis.json has no "models" array.' };
+    const lines = text.split(/\r?\n/);
+    const pathLines = lines.flatMap((line, index) => (/"path"\s*:/.test(line) && !/"background"/.test(line) ? [index] : []));
+    const resolve = (p: string) => (path.isAbsolute(p) ? p : path.join(folder, p));
+    const models: AdvvisModelEntry[] = [];
+    let searchFrom = 0;
+    for (const raw of list) {
+        const entry = raw as Record<string, unknown>;
+        if (typeof entry?.path !== 'string') continue;
+        const quoted = JSON.stringify(entry.path);
+        const line = pathLines.find(index => index >= searchFrom && lines[index].includes(quoted)) ?? searchFrom;
+        searchFrom = line + 1;
+        const background = entry.background as { path?: unknown; labels?: unknown } | string | undefined;
+        models.push({
+            name: typeof entry.name === 'string' ? entry.name : undefined,
+            path: resolve(entry.path),
+            source: typeof entry.source === 'string' ? resolve(entry.source) : undefined,
+            class: typeof entry.class === 'string' ? entry.class : undefined,
+            background: typeof background === 'string' ? { path: resolve(background) }
+                : typeof background?.path === 'string' ? { path: resolve(background.path), labels: typeof background.labels === 'string' ? resolve(background.labels) : undefined } : undefined,
+            line,
+        });
+    }
+    return { models };
+}

@@ -1,0 +1,42 @@
+// The Dataset View panel (Li et al.'s image space and neuron space): gets the attack results over a data set, then a
+// 2-D profile of the penultimate layer for the two scatterplots; the webview asks for neurons/rank, neurons/cluster
+// and receptive fields through the relay as the user selects cells, images and neurons.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Ctx } from '../ctx';
+import { describeError } from '../daemon/errors';
+import { inlineFiles } from '../daemon/inline';
+import type { DatasetRef, MethodName } from '../daemon/protocol';
+import type { DatasetBundle } from '../../../webviews/shared/messages';
+import { attachWebview, webviewOptions } from '../panels/webviewHost';
+
+const datasetMethods: readonly MethodName[] = ['neurons/rank', 'neurons/cluster', 'unit/receptiveFields', 'layer/activationMaps', 'neurons/edit'];
+
+export class DatasetPanel {
+    static readonly viewType = 'advvis.dataset';
+
+    static async show(ctx: Ctx, bundle: DatasetBundle, dataset: DatasetRef): Promise<void> {
+        const panel = vscode.window.createWebviewPanel(DatasetPanel.viewType, `Dataset: ${path.basename(bundle.datasetPath)}`, vscode.ViewColumn.Active, webviewOptions(ctx));
+        const channel = attachWebview(ctx, panel.webview, 'dataset', panel.title, datasetMethods);
+        panel.onDidDispose(() => channel.dispose());
+        let current: DatasetBundle = { ...bundle, pending: ['profiles/compute'] };
+        let started = false;
+        channel.onReady(async () => {
+            await channel.post({ type: 'init', view: 'dataset', body: current });
+            if (started) return;
+            started = true;
+            try {
+                const graph = await ctx.request('model/graph', { model: bundle.model });
+                const lastWeighted = [...graph.nodes].reverse().find(node => node.category === 'connectedWeighted');
+                const layer = lastWeighted?.inputs.find(input => graph.layers.includes(input)) ?? graph.layers[graph.layers.length - 2];
+                const adversarial = (bundle.attackResult?.items ?? []).map(item => item.adversarialPath).filter((p): p is string => !!p);
+                const profiles = await ctx.request('profiles/compute', { model: bundle.model, layers: [layer], background: { dataset }, foreground: adversarial, components: 2, labelBy: 'true', seed: 42 }, { onProgress: () => undefined });
+                current = { ...current, profiles: await inlineFiles(profiles) as DatasetBundle['profiles'], pending: [] };
+                await channel.post({ type: 'update', body: { profiles: current.profiles, pending: [] } });
+            } catch (error) {
+                current = { ...current, pending: [], missing: [...current.missing, { method: 'profiles/compute', message: describeError('profiles/compute', error) }] };
+                await channel.post({ type: 'update', body: { pending: [], missing: current.missing } });
+            }
+        });
+    }
+}

@@ -1,0 +1,180 @@
+// "AdvVis: Explain Attack" on an image: pick/remember model and attack, run explain/run with progress and Cancel in
+// the notification area, open the explanation panel, then fill in the other views one daemon call at a time
+// (each part that the daemon lacks is named in the panel instead). The host forwards results; it computes nothing.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Ctx } from '../ctx';
+import { backgroundSize, describeAttack } from '../config';
+import { DaemonError } from '../daemon/client';
+import { describeError, isCancelled, isMissingMethod } from '../daemon/errors';
+import { inlineFiles } from '../daemon/inline';
+import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName } from '../daemon/protocol';
+import type { ExplanationBundle, WebviewMessage } from '../../../webviews/shared/messages';
+import { attachWebview, webviewOptions, type WebviewChannel } from '../panels/webviewHost';
+import { currentAttack, modelEntry, pickModel } from './pickers';
+
+export const imageExtensions = ['.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.pgm', '.npy'];
+const panelMethods: readonly MethodName[] = ['layer/reduce', 'layer/activationMaps', 'unit/receptiveFields', 'unit/connections', 'unit/visualize'];
+
+export async function explainAttack(ctx: Ctx, uri?: vscode.Uri, preset?: { modelPath?: string; attack?: AttackSpec }): Promise<void> {
+    const image = uri?.fsPath ?? (await pickImage());
+    if (!image) return;
+    const modelPath = preset?.modelPath ?? (await pickModel(ctx));
+    if (!modelPath) return;
+    const attack = preset?.attack ?? currentAttack(ctx);
+    const title = `AdvVis: ${describeAttack(attack)} on ${path.basename(image)}`;
+    let bundle: ExplanationBundle | undefined;
+    try {
+        bundle = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+            let last = 0;
+            const onProgress = (value: { message?: string; percentage?: number; title?: string }) => {
+                const increment = value.percentage !== undefined ? Math.max(0, value.percentage - last) : undefined;
+                if (value.percentage !== undefined) last = value.percentage;
+                progress.report({ message: value.message ?? value.title, increment });
+            };
+            progress.report({ message: `opening ${path.basename(modelPath)}` });
+            const model = await ctx.request('model/open', { path: modelPath });
+            const explain = await runExplain(ctx, model.handle, image, attack, token, onProgress);
+            return { imagePath: image, modelPath, model: model.handle, attack, explain, missing: explain.missing, pending: [] } as ExplanationBundle;
+        });
+    } catch (error) {
+        ctx.showError('explain/run', error);
+        return;
+    }
+    if (!bundle?.explain) return;
+    ctx.findings.record(modelPath, bundle.explain);
+    await ExplanationPanel.show(ctx, bundle);
+}
+
+/** explain/run; if this daemon lacks it, attack/run still gives the predictions before and after. */
+async function runExplain(ctx: Ctx, model: string, image: string, attack: AttackSpec, token: vscode.CancellationToken,
+    onProgress: (value: { message?: string; percentage?: number }) => void): Promise<ExplainRunResult & { missing: ExplanationBundle['missing'] }> {
+    const entry = await modelEntry(ctx.extension.workspaceState.get<string>('advvis.lastModel') ?? '');
+    try {
+        const result = await ctx.request('explain/run', { model, image, attack, topUnits: 10, background: entry?.background ? { path: entry.background.path, labels: entry.background.labels, limit: backgroundSize() } : undefined }, { token, onProgress });
+        return { ...(await inlineFiles(result) as ExplainRunResult), missing: [] };
+    } catch (error) {
+        if (!isMissingMethod(error)) throw error;
+        const attackResult = await inlineFiles(await ctx.request('attack/run', { model, items: { images: [image] }, attack, perImage: true, returnImages: true }, { token, onProgress })) as { items?: ExplainRunResult['attack'][] };
+        const item = attackResult.items?.[0];
+        if (!item) throw new DaemonError('attack/run', 'attack/run returned no item.');
+        return { benign: item.benign, adversarial: item.adversarial, attack: item, layers: [], fromCache: false, missing: [{ method: 'explain/run', message: describeError('explain/run', error) }] };
+    }
+}
+
+async function pickImage(): Promise<string | undefined> {
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Images: imageExtensions.map(ext => ext.slice(1)) }, title: 'AdvVis: image to attack' });
+    return picked?.[0]?.fsPath;
+}
+
+/** The explanation webview panel: one per image; restored with its state after a reload via the serializer. */
+export class ExplanationPanel {
+    static readonly viewType = 'advvis.explanation';
+    private static readonly panels = new Map<string, ExplanationPanel>();
+    private readonly channel: WebviewChannel;
+
+    static async show(ctx: Ctx, bundle: ExplanationBundle): Promise<ExplanationPanel> {
+        const key = `${bundle.modelPath}|${bundle.imagePath}`;
+        ExplanationPanel.panels.get(key)?.panel.dispose();
+        const panel = vscode.window.createWebviewPanel(ExplanationPanel.viewType, `Explain: ${path.basename(bundle.imagePath)}`, vscode.ViewColumn.Active, { ...webviewOptions(ctx), enableScripts: true });
+        const instance = new ExplanationPanel(ctx, panel, bundle);
+        ExplanationPanel.panels.set(key, instance);
+        panel.onDidDispose(() => { if (ExplanationPanel.panels.get(key) === instance) ExplanationPanel.panels.delete(key); });
+        return instance;
+    }
+
+    private constructor(private readonly ctx: Ctx, readonly panel: vscode.WebviewPanel, private bundle: ExplanationBundle) {
+        if (/\.(png|jpe?g|bmp)$/i.test(bundle.imagePath)) bundle.imageUri = panel.webview.asWebviewUri(vscode.Uri.file(bundle.imagePath)).toString();
+        this.channel = attachWebview(ctx, panel.webview, 'explain', panel.title, panelMethods, message => void this.onMessage(message));
+        panel.onDidDispose(() => { this.disposed = true; this.cancel.cancel(); this.cancel.dispose(); this.channel.dispose(); });
+        let loading = false;
+        this.channel.onReady(() => {
+            void this.channel.post({ type: 'init', view: 'explain', body: this.bundle });
+            if (!loading) { loading = true; void this.loadParts(); }
+        });
+    }
+
+    private disposed = false;
+    private readonly cancel = new vscode.CancellationTokenSource();
+
+    private update(patch: Partial<ExplanationBundle>): void {
+        this.bundle = { ...this.bundle, ...patch };
+        if (!this.disposed) void this.channel.post({ type: 'update', body: patch });
+    }
+
+    /** The views after explain/run: Flow View profiles, Layer View at the diverging point, RFs, vulnerability maps, attribution graph. */
+    private async loadParts(): Promise<void> {
+        const b = this.bundle, explain = b.explain!;
+        const adversarial = explain.attack.adversarialPath;
+        const diverging = explain.divergingPoint?.layer ?? explain.layers[explain.layers.length - 1]?.layer;
+        const topUnits = explain.layers.find(layer => layer.layer === diverging)?.topChangedUnits.map(unit => unit.unit) ?? [];
+        const background = await this.background();
+        type Part = { method: MethodName; key: keyof ExplanationBundle; skip?: string; run: () => Promise<unknown> };
+        const parts: Part[] = [
+            { method: 'profiles/compute', key: 'profiles', skip: !explain.layers.length ? 'explain/run gave no layers' : !background ? 'no background images: add a "background" data set for this model in advvis.json, or put more images beside this one' : undefined,
+                run: () => this.call('profiles/compute', { model: b.model, layers: explain.layers.map(layer => layer.layer), background: background!, foreground: adversarial ? [b.imagePath, adversarial] : [b.imagePath], labelBy: 'predicted', seed: 42 }) },
+            { method: 'layer/reduce', key: 'layer', skip: !diverging || !adversarial ? 'no diverging layer' : undefined,
+                run: () => this.call('layer/reduce', { model: b.model, layer: diverging!, items: { images: [b.imagePath, adversarial!] }, reduction: 'difference', i: 1, j: 0, topK: 8 }) },
+            { method: 'layer/activationMaps', key: 'maps', skip: !diverging || !adversarial || !topUnits.length ? 'no units to show' : undefined,
+                run: () => this.call('layer/activationMaps', { model: b.model, layer: diverging!, item: adversarial!, units: topUnits.slice(0, 8), format: 'png' }) },
+            { method: 'unit/receptiveFields', key: 'fieldsBenign', skip: !diverging || !topUnits.length ? 'no units to show' : undefined,
+                run: () => this.call('unit/receptiveFields', { model: b.model, layer: diverging!, units: topUnits, image: b.imagePath }) },
+            { method: 'unit/receptiveFields', key: 'fieldsAdversarial', skip: !diverging || !adversarial || !topUnits.length ? 'no units to show' : undefined,
+                run: () => this.call('unit/receptiveFields', { model: b.model, layer: diverging!, units: topUnits, image: adversarial! }) },
+            { method: 'vulnerability/map', key: 'vulnerability', skip: !adversarial ? 'no adversarial image' : undefined,
+                run: () => this.call('vulnerability/map', { model: b.model, image: b.imagePath, adversarial: adversarial! }) },
+            { method: 'attribution/graph', key: 'attribution', skip: explain.benign.class === explain.adversarial.class ? 'the attack did not change the class' : undefined,
+                run: () => this.call('attribution/graph', { model: b.model, items: { images: [b.imagePath] }, benignClass: explain.benign.class, targetClass: explain.adversarial.class, attack: b.attack }) },
+        ];
+        const runnable = parts.filter(part => !part.skip);
+        this.update({ pending: [...new Set(runnable.map(part => part.method))], missing: [...b.missing, ...parts.filter(part => part.skip).map(part => ({ method: part.method, message: part.skip! }))] });
+        await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AdvVis: computing the views', cancellable: true }, async (progress, token) => {
+            token.onCancellationRequested(() => this.cancel.cancel());
+            for (const [index, part] of runnable.entries()) {
+                if (this.disposed || this.cancel.token.isCancellationRequested) break;
+                progress.report({ message: part.method, increment: 100 / runnable.length });
+                try {
+                    const result = await part.run();
+                    this.update({ [part.key]: result, pending: this.pendingAfter(runnable, index) });
+                } catch (error) {
+                    if (!isMissingMethod(error) && !isCancelled(error)) this.ctx.output.warn(`${part.method}: ${(error as Error).message}`);
+                    this.update({ pending: this.pendingAfter(runnable, index), missing: [...this.bundle.missing.filter(m => m.method !== part.method), { method: part.method, message: describeError(part.method, error) }] });
+                }
+            }
+            if (this.cancel.token.isCancellationRequested) this.update({ pending: [], missing: [...this.bundle.missing, ...this.bundle.pending.map(method => ({ method, message: 'cancelled' }))] });
+        });
+    }
+
+    private pendingAfter(parts: { method: MethodName }[], index: number): string[] {
+        return [...new Set(parts.slice(index + 1).map(part => part.method))];
+    }
+
+    private async call<M extends MethodName>(method: M, params: Parameters<Ctx['request']>[1] & object): Promise<unknown> {
+        return inlineFiles(await this.ctx.request(method, params as never, { token: this.cancel.token, onProgress: () => undefined }));
+    }
+
+    /** Background for the Flow View: the model's advvis.json data set, else the images beside this one. */
+    private async background(): Promise<ItemsRef | undefined> {
+        const entry = await modelEntry(this.bundle.modelPath);
+        const limit = backgroundSize();
+        if (entry?.background) return { dataset: { path: entry.background.path, labels: entry.background.labels, limit } };
+        const folder = path.dirname(this.bundle.imagePath);
+        const siblings = (await vscode.workspace.fs.readDirectory(vscode.Uri.file(folder)))
+            .filter(([name, type]) => type === vscode.FileType.File && imageExtensions.includes(path.extname(name).toLowerCase()) && path.join(folder, name) !== this.bundle.imagePath)
+            .map(([name]) => path.join(folder, name)).slice(0, limit);
+        return siblings.length >= 5 ? { images: siblings } : undefined;
+    }
+
+    private async onMessage(message: WebviewMessage): Promise<void> {
+        if (message.type !== 'editNeurons') return;
+        const b = this.bundle;
+        try {
+            const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AdvVis: editing neurons and re-running the attack', cancellable: false },
+                () => this.ctx.request('neurons/edit', { model: b.model, deletions: message.deletions, items: { images: [b.imagePath] }, attack: b.attack }, { onProgress: () => undefined }));
+            void this.channel.post({ type: 'editResult', body: result });
+        } catch (error) {
+            this.ctx.showError('neurons/edit', error);
+            void this.channel.post({ type: 'error', message: describeError('neurons/edit', error) });
+        }
+    }
+}

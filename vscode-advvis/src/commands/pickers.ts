@@ -1,0 +1,71 @@
+// Choosing the model and the attack, remembered per workspace. Candidates: advvis.json entries, then every *.onnx in
+// the workspace. With one candidate and nothing remembered, it is used without asking.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Ctx } from '../ctx';
+import type { AttackSpec } from '../daemon/protocol';
+import { defaultAttack, describeAttack } from '../config';
+import { readAdvvisJson, type AdvvisModelEntry } from '../codelens/advvisJson';
+
+const modelKey = 'advvis.lastModel';
+const attackKey = 'advvis.lastAttack';
+
+export async function workspaceModels(): Promise<{ path: string; entry?: AdvvisModelEntry }[]> {
+    const found = new Map<string, AdvvisModelEntry | undefined>();
+    for (const config of await vscode.workspace.findFiles('**/advvis.json', '**/node_modules/**', 20)) {
+        const parsed = readAdvvisJson(Buffer.from(await vscode.workspace.fs.readFile(config)).toString('utf8'), path.dirname(config.fsPath));
+        for (const entry of parsed.models) found.set(entry.path, entry);
+    }
+    for (const file of await vscode.workspace.findFiles('**/*.onnx', '**/{node_modules,.advvis}/**', 200)) if (!found.has(file.fsPath)) found.set(file.fsPath, undefined);
+    return [...found].map(([modelPath, entry]) => ({ path: modelPath, entry }));
+}
+
+export async function modelEntry(modelPath: string): Promise<AdvvisModelEntry | undefined> {
+    return (await workspaceModels()).find(candidate => candidate.path === modelPath)?.entry;
+}
+
+/** The remembered model, the only one, or the user's pick; undefined if cancelled or none exists. */
+export async function pickModel(ctx: Ctx, options: { force?: boolean } = {}): Promise<string | undefined> {
+    const remembered = ctx.extension.workspaceState.get<string>(modelKey);
+    const candidates = await workspaceModels();
+    if (!options.force && remembered && candidates.some(candidate => candidate.path === remembered)) return remembered;
+    if (!candidates.length) {
+        const choice = await vscode.window.showWarningMessage('AdvVis: no .onnx model in this workspace. Pick a model file?', 'Browse…');
+        if (choice !== 'Browse…') return undefined;
+        const picked = await vscode.window.showOpenDialog({ filters: { 'ONNX model': ['onnx'] }, canSelectMany: false });
+        if (!picked?.[0]) return undefined;
+        await ctx.extension.workspaceState.update(modelKey, picked[0].fsPath);
+        return picked[0].fsPath;
+    }
+    let chosen = candidates[0].path;
+    if (candidates.length > 1 || options.force) {
+        const item = await vscode.window.showQuickPick(candidates.map(candidate => ({
+            label: candidate.entry?.name ?? path.basename(candidate.path), description: vscode.workspace.asRelativePath(candidate.path), modelPath: candidate.path,
+        })), { title: 'AdvVis: which model?', placeHolder: 'The choice is remembered for this workspace (AdvVis: Select Model changes it)' });
+        if (!item) return undefined;
+        chosen = item.modelPath;
+    }
+    await ctx.extension.workspaceState.update(modelKey, chosen);
+    return chosen;
+}
+
+export function currentAttack(ctx: Ctx): AttackSpec {
+    return ctx.extension.workspaceState.get<AttackSpec>(attackKey) ?? defaultAttack();
+}
+
+export async function pickAttack(ctx: Ctx): Promise<AttackSpec | undefined> {
+    const base = defaultAttack();
+    const presets: { label: string; attack: AttackSpec }[] = [
+        { label: `Settings default: ${describeAttack(base)}`, attack: base },
+        { label: 'FGSM ε=0.1', attack: { kind: 'fgsm', eps: 0.1, seed: 0 } },
+        { label: 'FGSM ε=0.3', attack: { kind: 'fgsm', eps: 0.3, seed: 0 } },
+        { label: 'PGD ε=0.1, 40 steps of 0.01', attack: { kind: 'pgd', eps: 0.1, alpha: 0.01, steps: 40, seed: 0 } },
+        { label: 'PGD ε=0.3, 100 steps of 0.075 (Activation Profiles paper)', attack: { kind: 'pgd', eps: 0.3, alpha: 0.075, steps: 100, seed: 0 } },
+        { label: 'Carlini–Wagner L2', attack: { kind: 'cw', eps: 1, norm: 'l2', steps: 100, seed: 0 } },
+        { label: 'DeepFool', attack: { kind: 'deepfool', eps: 1, steps: 50, seed: 0 } },
+    ];
+    const item = await vscode.window.showQuickPick(presets, { title: 'AdvVis: attack', placeHolder: `Current: ${describeAttack(currentAttack(ctx))}` });
+    if (!item) return undefined;
+    await ctx.extension.workspaceState.update(attackKey, item.attack);
+    return item.attack;
+}

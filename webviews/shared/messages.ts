@@ -1,0 +1,251 @@
+// Every message between the extension host and a webview, as discriminated unions on `type` (at the end), and the
+// view models the views draw. A webview posts `ready` first; the host answers with `init`. Data always travels as
+// postMessage JSON, never interpolated into HTML. Webviews never talk to the daemon: the host forwards daemon results
+// unchanged (protocol DTOs), and relays `rpc` requests for the methods a panel allows, answered by `rpcResult`.
+// convert.ts turns DTOs into the view models below; the host computes nothing.
+import type * as P from '../../vscode-advvis/src/daemon/protocol';
+
+/** Paper colour code (Activation Profiles §4.2): grey, blue, red. */
+export type LayerCategory = 'none' | 'weighted' | 'trainable';
+
+export interface GraphNode {
+    index: number;
+    name: string;
+    opType: string;
+    outputs: string[];
+    outputShapes: (number[] | null)[];
+    parameterCount: number;
+    category: LayerCategory;
+    readsGraphInput: boolean;
+    writesGraphOutput: boolean;
+    blockId: string | null;
+}
+
+export interface GraphEdge {
+    from: number; // -1: graph input
+    to: number; // -1: graph output
+    value: string;
+    shape: number[] | null;
+    isBranch: boolean;
+}
+
+export interface GraphBlock {
+    id: string;
+    label: string;
+    parentId: string | null;
+    depth: number;
+    nodes: number[];
+}
+
+export interface ModelGraph {
+    modelName: string;
+    nodes: GraphNode[];
+    edges: GraphEdge[];
+    blocks: GraphBlock[];
+    parameterCount: number;
+    unsupportedOps: string[];
+}
+
+export interface ClassScore {
+    label: number;
+    name: string;
+    probability: number;
+}
+
+export interface Prediction {
+    label: number;
+    name: string;
+    probability: number;
+    top: ClassScore[];
+}
+
+/** Activation Profiles (1-D per layer) of the background set and the two foreground images. */
+export interface FlowData {
+    layers: string[];
+    /** background[i][l]: profile of background image i at layer l. */
+    background: number[][];
+    backgroundLabels: number[];
+    benign: number[];
+    adversarial: number[];
+    /** Index into layers where the two foreground trajectories split (from the daemon); null if none. */
+    divergingLayer: number | null;
+    classNames: string[];
+}
+
+/** Layer View: one reduced value per unit (max over space for conv units), plus activation maps of top units. */
+export interface LayerData {
+    layer: string;
+    reduction: string;
+    values: number[];
+    /** values are adversarial − benign (signed, diverging colours). */
+    isDifference: boolean;
+    maps?: { unit: number; image: ImageDataUrl }[];
+}
+
+/** A grey-scale map (activation map, receptive field mask, vulnerability map) as row-major floats in [0, 1]. */
+export interface Heatmap {
+    width: number;
+    height: number;
+    data: number[];
+}
+
+export interface VulnerableNeuron {
+    layer: string;
+    unit: number;
+    score: number;
+    benignActivation: number;
+    adversarialActivation: number;
+    /** Receptive-field masks (PNG data URLs) on the benign and adversarial image. */
+    benignField?: ImageDataUrl;
+    adversarialField?: ImageDataUrl;
+}
+
+export interface AttributionNode {
+    id: string;
+    layer: string;
+    unit: number;
+    /** Signed change of activation (adversarial − benign); positive: excited by the attack. */
+    delta: number;
+    side: 'benign' | 'adversarial' | 'both';
+}
+
+export interface AttributionEdge {
+    from: string;
+    to: string;
+    weight: number;
+}
+
+export interface AttributionGraph {
+    layers: string[];
+    nodes: AttributionNode[];
+    edges: AttributionEdge[];
+}
+
+/** An RGB or grey image as a PNG data URL produced by the daemon (data: URLs are allowed by the CSP's img-src). */
+export type ImageDataUrl = string;
+
+export interface Explanation {
+    imagePath: string;
+    modelPath: string;
+    attack: P.AttackSpec;
+    benign: Prediction;
+    adversarial: Prediction;
+    benignImage?: ImageDataUrl;
+    adversarialImage?: ImageDataUrl;
+    perturbationImage?: ImageDataUrl;
+    linf?: number;
+    l2?: number;
+    /** Per-layer divergence scores from explain/run (drawn under the Flow View when there is no background). */
+    divergence: { layer: string; score: number }[];
+    divergingLayer: string | null;
+    flow: FlowData | null;
+    layer: LayerData | null;
+    vulnerabilityMaps: { benign: Heatmap; adversarial: Heatmap } | null;
+    neurons: VulnerableNeuron[];
+    attribution: AttributionGraph | null;
+    missing: { method: string; message: string }[];
+    pending: string[];
+}
+
+export interface DatasetImage {
+    index: number;
+    source: string;
+    trueLabel: number;
+    benignLabel: number;
+    adversarialLabel: number;
+    benignProbability: number;
+    adversarialProbability: number;
+    benignProbabilityDrop: number;
+    adversarialProbabilityGain: number;
+    success: boolean;
+    perturbationL2: number;
+    adversarialPath?: string;
+    benignXY: [number, number] | null;
+    adversarialXY: [number, number] | null;
+    adversarialThumb?: ImageDataUrl;
+}
+
+export interface NeuronCurves {
+    layer: string;
+    benignClass: number;
+    adversarialClass: number;
+    /** Units in ranked order. */
+    units: number[];
+    benign: number[];
+    adversarial: number[];
+    benignBand: [number, number][];
+    adversarialBand: [number, number][];
+}
+
+/** Everything a view keeps across hide/show (vscode.setState). */
+export interface ViewState {
+    collapsed?: string[];
+    selectedLayers?: string[];
+    selectedImages?: number[];
+    selectedCell?: [number, number] | null;
+    colorBy?: 'true' | 'predicted';
+    selectedUnits?: number[];
+    sortOrder?: ImageSortOrder;
+    threshold?: number;
+    tab?: string;
+    scroll?: number;
+}
+
+export type ImageSortOrder = 'perturbationAsc' | 'perturbationDesc' | 'benignProbabilityDesc' | 'adversarialProbabilityAsc';
+
+export type ExportFormat = 'png' | 'svg' | 'csv' | 'json' | 'npy';
+
+/** What the host has gathered for one explanation, as daemon results; parts arrive as they finish (`update`). */
+export interface ExplanationBundle {
+    imagePath: string;
+    /** webview URI of the benign image (PNG/JPEG/BMP), when the webview can show it. */
+    imageUri?: string;
+    modelPath: string;
+    model: string; // daemon handle
+    attack: P.AttackSpec;
+    explain?: P.ExplainRunResult;
+    profiles?: P.ProfilesComputeResult;
+    layer?: P.LayerReduceResult;
+    maps?: P.LayerActivationMapsResult;
+    vulnerability?: P.VulnerabilityMapResult;
+    fieldsBenign?: P.ReceptiveFieldsResult;
+    fieldsAdversarial?: P.ReceptiveFieldsResult;
+    attribution?: P.AttributionGraphResult;
+    /** Parts the daemon could not give: the method and why (-32601 missing, -32006 not implemented, or the error). */
+    missing: { method: string; message: string }[];
+    /** Parts still being computed. */
+    pending: string[];
+}
+
+export interface DatasetBundle {
+    modelPath: string;
+    model: string;
+    datasetPath: string;
+    attack: P.AttackSpec;
+    classNames: string[];
+    attackResult?: P.AttackRunResult;
+    profiles?: P.ProfilesComputeResult;
+    missing: { method: string; message: string }[];
+    pending: string[];
+}
+
+// ---- host → webview ----
+export type HostMessage =
+    | { type: 'init'; view: 'architecture'; body: { modelPath: string; model?: P.ModelInfo; graph?: P.ModelGraphResult; error?: string; findings?: Record<string, string> } }
+    | { type: 'init'; view: 'explain'; body: ExplanationBundle }
+    | { type: 'init'; view: 'dataset'; body: DatasetBundle }
+    | { type: 'update'; body: Partial<ExplanationBundle> | Partial<DatasetBundle> }
+    | { type: 'rpcResult'; requestId: number; result?: unknown; error?: { code: number; message: string } }
+    | { type: 'editResult'; body: P.NeuronsEditResult }
+    | { type: 'error'; message: string };
+
+// ---- webview → host ----
+export type WebviewMessage =
+    | { type: 'ready' }
+    | { type: 'rpc'; requestId: number; method: P.MethodName; params: unknown }
+    | { type: 'selectLayers'; layers: string[] }
+    | { type: 'selectUnit'; layer: string; unit: number }
+    | { type: 'editNeurons'; deletions: P.NeuronDeletion[] }
+    | { type: 'export'; format: ExportFormat; name: string; content: string; encoding: 'utf8' | 'base64' }
+    | { type: 'explainImage'; imagePath: string }
+    | { type: 'error'; message: string };
