@@ -1,12 +1,24 @@
 // Flow View (Activation Profiles §4.3): one vertical axis per selected layer, every image a polyline through its
-// 1-D activation profile at each axis. Background lines are grouped per label into one path each (2,000 lines stay
-// a dozen DOM nodes); the benign and adversarial images are drawn on top; the diverging point reported by the
+// 1-D activation profile at each axis. Background lines go to a canvas under the SVG, one stroke per label; the benign and adversarial images are drawn on top; the diverging point reported by the
 // daemon is marked with a band between the two axes and a red axis. Clicking an axis selects that layer.
 import * as d3 from 'd3';
 import type { FlowData } from '../shared/messages';
-import { adversarialColor, benignColor, classColor } from '../shared/theme';
+import { adversarialColor, benignColor, classColor, resolveColor } from '../shared/theme';
+
+/** A copy of the Flow View's SVG with the background canvas embedded as an image, for SVG/PNG export. */
+export function flowSvgForExport(svg: SVGSVGElement, canvas: HTMLCanvasElement): SVGSVGElement {
+    const copy = svg.cloneNode(true) as SVGSVGElement;
+    const image = document.createElementNS('http://www.w3.org/2000/svg', 'image');
+    image.setAttribute('href', canvas.toDataURL('image/png'));
+    image.setAttribute('width', canvas.style.width.replace('px', ''));
+    image.setAttribute('height', canvas.style.height.replace('px', ''));
+    copy.insertBefore(image, copy.firstChild);
+    return copy;
+}
 
 export interface FlowOptions {
+    /** Canvas stacked under the SVG for the background lines. */
+    canvas: HTMLCanvasElement;
     width: number;
     height: number;
     selectedLayer?: string;
@@ -38,14 +50,35 @@ export function drawFlow(svgElement: SVGSVGElement, flow: FlowData, options: Flo
             .append('title').text(`Diverging point: the benign and adversarial images split between ${flow.layers[flow.divergingLayer - 1]} and ${flow.layers[flow.divergingLayer]}`);
     }
 
-    // Background: one path per label.
-    const byLabel = d3.group(d3.range(flow.background.length), i => flow.backgroundLabels[i] ?? -1);
+    // Background: drawn on a canvas under the SVG (thousands of translucent polylines rasterise far faster there),
+    // one pass per label; the SVG keeps a record per label for tests and exports (see flowSvgForExport).
+    const byLabel = [...d3.group(d3.range(flow.background.length), i => flow.backgroundLabels[i] ?? -1)].sort((a, b) => a[0] - b[0]);
     const opacity = Math.max(0.04, Math.min(0.5, 30 / Math.max(1, flow.background.length)));
+    const canvas = options.canvas;
+    const ratio = window.devicePixelRatio || 1;
+    canvas.width = Math.round(options.width * ratio);
+    canvas.height = Math.round(options.height * ratio);
+    canvas.style.width = `${options.width}px`;
+    canvas.style.height = `${options.height}px`;
+    const context = canvas.getContext('2d')!;
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.clearRect(0, 0, options.width, options.height);
+    context.globalAlpha = opacity;
+    context.lineWidth = 1;
+    const xs = flow.layers.map((_, layer) => x(layer)!);
+    for (const [label, rows] of byLabel) {
+        context.strokeStyle = resolveColor(classColor(label));
+        context.beginPath();
+        for (const i of rows) {
+            const values = flow.background[i];
+            context.moveTo(xs[0], scales[0](values[0]));
+            for (let layer = 1; layer < values.length; layer++) context.lineTo(xs[layer], scales[layer](values[layer]));
+        }
+        context.stroke();
+    }
     svg.append('g').attr('class', 'flow-background').attr('data-lines', flow.background.length)
-        .selectAll('path').data([...byLabel].sort((a, b) => a[0] - b[0])).join('path')
-        .attr('data-label', ([label]) => label).attr('data-lines', ([, rows]) => rows.length)
-        .attr('fill', 'none').attr('stroke', ([label]) => classColor(label)).attr('stroke-opacity', opacity).attr('stroke-width', 1)
-        .attr('d', ([, rows]) => rows.map(i => polyline(flow.background[i])).join(''));
+        .selectAll('g').data(byLabel).join('g').attr('class', 'flow-background-label')
+        .attr('data-label', ([label]) => label).attr('data-lines', ([, rows]) => rows.length);
 
     const axes = svg.append('g').selectAll('g').data(flow.layers).join('g')
         .attr('class', (_, i) => `flow-axis${i === flow.divergingLayer ? ' diverging' : ''}${flow.layers[i] === options.selectedLayer ? ' selected' : ''}`)

@@ -8,7 +8,7 @@ import { heatmapCanvas } from '../shared/heatmap';
 import { toExplanation, toLayer } from '../shared/convert';
 import type { Explanation, ExplanationBundle, Prediction } from '../shared/messages';
 import type { LayerActivationMapsResult, LayerReduceResult } from '../../vscode-advvis/src/daemon/protocol';
-import { drawFlow } from './flowView';
+import { drawFlow, flowSvgForExport } from './flowView';
 import { drawLayer } from './layerView';
 import { drawNeurons, neuronKey } from './neurons';
 import { drawAttribution } from './attribution';
@@ -142,9 +142,10 @@ function predictions(explanation: Explanation): void {
 
 function flow(explanation: Explanation): void {
     const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    const canvas = document.createElement('canvas');
     const data = explanation.flow;
     const container = section('Flow View', 'flow', exportButtons({
-        name: 'flow-view', svg: () => svg,
+        name: 'flow-view', svg: () => (data ? flowSvgForExport(svg, canvas) : svg),
         csv: data ? () => toCsv(['item', 'label', ...data.layers], [
             ['benign', explanation.benign.label, ...data.benign], ['adversarial', explanation.adversarial.label, ...data.adversarial],
             ...data.background.map((row, i) => [`background ${i}`, data.backgroundLabels[i], ...row]),
@@ -153,9 +154,12 @@ function flow(explanation: Explanation): void {
     }));
     const onSelectLayer = (layer: string) => selectLayer(layer);
     if (data) {
-        container.append(svg);
+        const stack = document.createElement('div');
+        stack.className = 'flow-stack';
+        stack.append(canvas, svg);
+        container.append(stack);
         const t0 = performance.now();
-        drawFlow(svg, data, { width: Math.max(480, app.clientWidth - 24), height: 320, selectedLayer: getState().selectedLayers?.[0] ?? explanation.divergingLayer ?? undefined, onSelectLayer });
+        drawFlow(svg, data, { canvas, width: Math.max(480, app.clientWidth - 24), height: 320, selectedLayer: getState().selectedLayers?.[0] ?? explanation.divergingLayer ?? undefined, onSelectLayer });
         svg.dataset.drawMs = (performance.now() - t0).toFixed(1);
         note(container, `${data.background.length} background images coloured by class; solid: benign, dashed: adversarial. Click an axis for its Layer View.`);
         return;

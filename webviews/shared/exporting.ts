@@ -9,6 +9,7 @@ export function svgText(svg: SVGSVGElement): string {
     const copy = svg.cloneNode(true) as SVGSVGElement;
     copy.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
     const original = svg.querySelectorAll('*');
+    if (!svg.isConnected) return new XMLSerializer().serializeToString(copy);
     copy.querySelectorAll('*').forEach((element, i) => {
         for (const attribute of ['fill', 'stroke']) {
             const value = element.getAttribute(attribute) ?? (original[i] as SVGElement).style?.getPropertyValue(attribute);
@@ -22,7 +23,8 @@ export function svgText(svg: SVGSVGElement): string {
 }
 
 export async function svgToPngBase64(svg: SVGSVGElement): Promise<string> {
-    const { width, height } = svg.getBoundingClientRect();
+    const width = Number(svg.getAttribute('width')) || svg.getBoundingClientRect().width;
+    const height = Number(svg.getAttribute('height')) || svg.getBoundingClientRect().height;
     const image = new Image();
     image.src = `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(svgText(svg))))}`;
     await image.decode();

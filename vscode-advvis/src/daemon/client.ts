@@ -60,6 +60,7 @@ export class DaemonClient {
 
     async request<M extends MethodName>(method: M, params: ParamsOf<M>, options: RequestOptions = {}): Promise<ResultOf<M>> {
         const connection = await this.ensureStarted();
+        if (options.token?.isCancellationRequested) throw new DaemonError(method, `${method} was cancelled.`, -32800);
         let progress: { dispose(): void } | undefined;
         let sent: unknown = params;
         if (options.onProgress && progressMethods.includes(method)) {
@@ -114,7 +115,6 @@ export class DaemonClient {
         const connection = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
         connection.onError(([error]) => this.hooks.log(`connection error: ${error.message}`));
         connection.listen();
-        this.connection = connection;
         child.once('exit', (code, signal) => this.onExit(child, connection, code, signal));
         try {
             const ping = await connection.sendRequest('daemon/ping') as { version?: string };
@@ -128,12 +128,14 @@ export class DaemonClient {
             child.kill();
             throw new DaemonError('start', `The daemon started but did not answer: ${(error as Error).message}${tail ? `\n${tail}` : ''}`);
         }
+        // Published only now, so no request overtakes the re-opening of models after a restart.
+        if (this.child === child) this.connection = connection;
         return connection;
     }
 
     private onExit(child: ChildProcessWithoutNullStreams, connection: MessageConnection, code: number | null, signal: NodeJS.Signals | null): void {
-        if (this.child !== child) return;
         connection.dispose();
+        if (this.child !== child) return;
         this.connection = undefined;
         this.child = undefined;
         if (this.stopping || this.disposed) return;
