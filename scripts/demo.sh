@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
-# Builds the daemon and runs AdvVis on the shipped default: the ONNX model-zoo MNIST CNN and MNIST test digits.
+# The README's first command: builds the daemon and runs `advvis demo` on the shipped default (demo/: the ONNX
+# model-zoo MNIST CNN and 500 MNIST test digits), which attacks them with the Activation Profiles paper's PGD setting
+# and writes an HTML report explaining one digit layer by layer. Extra arguments go to `advvis demo` (e.g. --out DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build daemon/src/AdvVis.Cli -nologo -v q -clp:ErrorsOnly
-advvis() { dotnet daemon/src/AdvVis.Cli/bin/Debug/net10.0/advvis.dll "$@"; }
-model=../shared/models/mnist-zoo-opset7.onnx
-advvis info "$model"
-for digit in ../shared/data/mnist/foolbox_samples/mnist_0[0-4]_*.png; do
-  echo "== $digit"
-  advvis infer "$model" --input "$digit"
-done
+dotnet daemon/src/AdvVis.Cli/bin/Debug/net10.0/advvis.dll demo "$@"

@@ -18,7 +18,20 @@ public static class CliApp
                                                      run ONNX test-case folders; exit 1 if any fails
           advvis bench MODEL [--batch B] [--backward] [--threads T] [--repeats R] [--json]
                                                      images/s (median after warm-up) and peak memory
+          advvis attack MODEL --data DATA [--attack pgd|fgsm|fgm|cw|deepfool] [--eps E] [--alpha A] [--steps S]
+                 [--norm linf|l2] [--random-start] [--early-stop] [--seed N] [--loss ce|margin] [--kappa K]
+                 [--targeted CLASS] [--limit N] [--batch B] [--save DIR] [--json] [--per-image]
+                                                     attack a dataset: clean/adversarial accuracy, success rate, norms
+          advvis explain MODEL IMAGE [attack options] [--background DATA] [--background-limit N] [--label C] [--out DIR] [--json]
+                                                     attack one image; per-layer divergence, the diverging point,
+                                                     the most changed units; JSON + a static HTML report
+          advvis demo [--out DIR]                    the shipped MNIST default, explained in an HTML report
           advvis --version
+
+        preprocessing (attack/explain; override MODEL.onnx.advvis.json or a workspace advvis.json):
+          --channels RGB|BGR|gray --resize N --crop N --scale S --mean a,b,c --std a,b,c --layout NCHW|NHWC
+          --range lo,hi --labels FILE --input-name NAME
+        budgets (--eps, --alpha) are in pixel space [0,1], e.g. --eps 8/255, even when the model normalises.
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -33,11 +46,24 @@ public static class CliApp
             Console.WriteLine(typeof(CliApp).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             return 0;
         }
+        if (args[0] == "serve") return await AdvVis.Service.Daemon.AdvVisService.RunAsync(args[1..]); // JSON-RPC daemon (docs/protocol.md)
         var options = ParsedArgs.Parse(args.Skip(1));
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // The first Ctrl-C stops the work cleanly; a second one kills the process.
+            if (cancel.IsCancellationRequested) return;
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
         try
         {
             return args[0] switch
             {
+                "attack" => AttackCommand.Run(options, cancel.Token),
+                "explain" => ExplainCommand.Run(options, cancel.Token),
+                "demo" => DemoCommand.Run(options, cancel.Token),
                 "info" => InfoCommand.Run(options),
                 "infer" => InferCommand.Run(options),
                 "onnx-test" => OnnxTestCommand.Run(options),
@@ -45,13 +71,22 @@ public static class CliApp
                 _ => Fail($"Unknown command '{args[0]}'.\n\n{Usage}"),
             };
         }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("\nadvvis: cancelled; nothing more was written.");
+            return 130;
+        }
         catch (Exception e) when (e is EngineException or OnnxFormatException or CliException or IOException or InvalidDataException
-                                       or AdvVis.Data.ImageFormatException or UnauthorizedAccessException)
+                                       or AdvVis.Data.DataFormatException or UnauthorizedAccessException or ArgumentException)
         {
             Console.Error.WriteLine($"advvis: {e.Message}");
             return 1;
         }
-        finally { await Console.Out.FlushAsync(); }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            await Console.Out.FlushAsync();
+        }
     }
 
     internal static int Fail(string message)
@@ -74,7 +109,7 @@ public sealed class ParsedArgs
     public List<string> Positional { get; } = [];
     public Dictionary<string, string?> Options { get; } = new(StringComparer.Ordinal);
 
-    private static readonly HashSet<string> Flags = ["--json", "--skip-unsupported", "--claimed-only", "--backward", "--per-image", "--random-start"];
+    private static readonly HashSet<string> Flags = ["--json", "--skip-unsupported", "--claimed-only", "--backward", "--per-image", "--random-start", "--early-stop"];
 
     public static ParsedArgs Parse(IEnumerable<string> args)
     {
