@@ -48,7 +48,9 @@ public sealed class PreprocessingAndLoaderTests
         var image = new Image(2, 1, 3, [10, 20, 30, 40, 50, 60]);
         var bgr = new Preprocessing(2, 1, ChannelOrder.Bgr, 1f, [0, 0, 0], [1, 1, 1], null, null, null, []);
         var px = bgr.ToPixels(image);
-        Assert.Equal([30 / 255f, 60 / 255f, 20 / 255f, 50 / 255f, 10 / 255f, 40 / 255f], px);
+        float[] expected = [30 / 255f, 60 / 255f, 20 / 255f, 50 / 255f, 10 / 255f, 40 / 255f];
+        Assert.Equal(expected.Length, px.Length);
+        for (int i = 0; i < px.Length; i++) Assert.Equal(expected[i], px[i], 1e-6f);
         Assert.Equal(image.Pixels, bgr.ToImage(px).Pixels);
     }
 
