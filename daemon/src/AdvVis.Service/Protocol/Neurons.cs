@@ -7,12 +7,12 @@ public sealed record VulnerabilityMapParams(string Model, string Image, AttackSp
 public sealed record VulnerabilityMapResult(int Height, int Width, int BenignClass, int AdversarialClass, ArrayData BMap, ArrayData AMap,
     ImageData BMask, ImageData AMask, bool FromCache);
 
-public sealed record ReceptiveFieldsParams(string Model, string Layer, int[] Units, string Image, double Threshold = 0.5, string? VulnerabilityOf = null,
-    AttackSpec? Attack = null);
+public sealed record ReceptiveFieldsParams(string Model, string Layer, int[] Units, string Image, double Threshold = 0.5, string? Adversarial = null,
+    int HalfSize = 2, int Stride = 1, double TopPercent = 20);
 
-public sealed record ReceptiveField(int Unit, ImageData Mask, double Coverage, double? Iou);
+public sealed record UnitReceptiveField(int Unit, ImageData Mask, double Coverage, double? Iou);
 
-public sealed record ReceptiveFieldsResult(string Layer, ReceptiveField[] Fields);
+public sealed record ReceptiveFieldsResult(string Layer, UnitReceptiveField[] Fields);
 
 public enum RankBy { BandGap, CurveGap, Iou }
 
@@ -26,14 +26,14 @@ public sealed record NeuronsRankResult(string Layer, int BenignClass, int Advers
 
 public enum ClusterMetric { L2, Iou, Activation }
 
-public enum ClusterLinkage { Average, Complete, Ward }
+public enum ClusterLinkage { Single, Average, Complete, Ward }
 
-public sealed record NeuronsClusterParams(string Model, string Layer, int[] Units, string Image, ClusterMetric Metric = ClusterMetric.L2,
+public sealed record NeuronsClusterParams(string Model, string Layer, string[] Images, int[]? Units = null, ClusterMetric Metric = ClusterMetric.L2,
     ClusterLinkage Linkage = ClusterLinkage.Average, double Threshold = 0.5);
 
-public sealed record Merge(int Left, int Right, double Distance, int Size);
+public sealed record ClusterMerge(int Left, int Right, double Distance, int Size);
 
-public sealed record NeuronsClusterResult(int[] Units, Merge[] Merges, int[] LeafOrder);
+public sealed record NeuronsClusterResult(int[] Units, ClusterMerge[] Merges, int[] LeafOrder);
 
 public enum UnitGroup { Suppressed, Emphasized, Shared }
 

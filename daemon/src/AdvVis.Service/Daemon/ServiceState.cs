@@ -1,0 +1,58 @@
+// ServiceState: the daemon's mutable state (folders it may write, the result cache, open models), shared by the
+// handlers. Folder settings change only in mutating requests, which the endpoint runs alone, so readers see a stable
+// snapshot without locks.
+using AdvVis.Service.Cache;
+using AdvVis.Service.JsonRpc;
+using AdvVis.Service.Protocol;
+
+namespace AdvVis.Service.Daemon;
+
+public sealed class ServiceState
+{
+    public const long DefaultCacheMaxBytes = 512L << 20;
+    public const int DefaultInlineLimitBytes = 1 << 20;
+
+    public ServiceState(RpcLogger logger)
+    {
+        Logger = logger;
+        Models = new ModelStore();
+        Cache = new ResultCache(logger);
+    }
+
+    public RpcLogger Logger { get; }
+
+    public ModelStore Models { get; }
+
+    public ResultCache Cache { get; }
+
+    public string? ExportDir { get; private set; }
+
+    public int InlineLimitBytes { get; private set; } = DefaultInlineLimitBytes;
+
+    public void Configure(WorkspaceConfigureParams p)
+    {
+        string? root = p.WorkspaceRoot is null ? null : Path.GetFullPath(p.WorkspaceRoot);
+        string? cache = p.CacheDir is not null ? Path.GetFullPath(p.CacheDir) : root is not null ? Path.Combine(root, ".advvis", "cache") : Cache.Directory;
+        string? export = p.ExportDir is not null ? Path.GetFullPath(p.ExportDir) : root is not null ? Path.Combine(root, ".advvis", "export") : ExportDir;
+        if (p.CacheMaxBytes is { } max && max < 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "cacheMaxBytes must not be negative.");
+        if (p.InlineLimitBytes is { } inline && inline < 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "inlineLimitBytes must not be negative.");
+        Cache.Configure(cache, p.CacheMaxBytes ?? Cache.MaxBytes);
+        ExportDir = export;
+        InlineLimitBytes = p.InlineLimitBytes ?? InlineLimitBytes;
+    }
+
+    public WorkspaceConfigureResult Describe() => new(Cache.Directory, ExportDir, Cache.MaxBytes, InlineLimitBytes);
+
+    /// <summary>Resolves a client file name inside <paramref name="folder"/>; anything escaping it is refused.</summary>
+    public static string InsideFolder(string folder, string relative, string what)
+    {
+        if (string.IsNullOrWhiteSpace(relative)) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, $"{what} must not be empty.");
+        if (Path.IsPathRooted(relative)) throw new JsonRpcException(AdvVisErrorCodes.PathNotAllowed, $"{what} '{relative}' must be relative to {folder}.");
+        string root = Path.GetFullPath(folder);
+        string full = Path.GetFullPath(Path.Combine(root, relative));
+        string prefix = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
+        if (!full.StartsWith(prefix, StringComparison.Ordinal))
+            throw new JsonRpcException(AdvVisErrorCodes.PathNotAllowed, $"{what} '{relative}' leaves the folder {root}; only files inside it may be written.");
+        return full;
+    }
+}
