@@ -47,7 +47,6 @@ public static class CliApp
             return 0;
         }
         if (args[0] == "serve") return await AdvVis.Service.Daemon.AdvVisService.RunAsync(args[1..]); // JSON-RPC daemon (docs/protocol.md)
-        if (args[0] == "serve") return await AdvVis.Service.Daemon.AdvVisService.RunAsync(args[1..]); // JSON-RPC daemon (docs/protocol.md)
         var options = ParsedArgs.Parse(args.Skip(1));
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
