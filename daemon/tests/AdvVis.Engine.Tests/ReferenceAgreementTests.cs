@@ -4,7 +4,7 @@ using AdvVis.Data;
 
 namespace AdvVis.Engine.Tests;
 
-public class ReferenceAgreementTests
+public class ReferenceAgreementTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static Tensor Load(string path)
     {
@@ -42,7 +42,8 @@ public class ReferenceAgreementTests
         var input = Load(Path.Combine(dir, "input.npy"));
         var pass = model.Forward(input, new RunOptions { RecordForBackward = true, Capture = [intermediate] });
 
-        Assert.True(RelativeError(pass.Output, Load(Path.Combine(dir, "logits.npy"))) < 1e-4, "logits");
+        double logitError = RelativeError(pass.Output, Load(Path.Combine(dir, "logits.npy")));
+        Assert.True(logitError < 1e-4, $"logits relative error {logitError:G3}");
         Assert.True(RelativeError(pass[intermediate], Load(Path.Combine(dir, "intermediate.npy"))) < 1e-4, "intermediate activation");
 
         var grads = pass.Backward(new Dictionary<string, Tensor> { [model.OutputNames[0]] = Load(Path.Combine(dir, "cotangent.npy")) },
@@ -51,6 +52,7 @@ public class ReferenceAgreementTests
         Assert.True(inputError < 1e-4, $"input gradient relative error {inputError:G3}");
         double midError = RelativeError(grads[intermediate], Load(Path.Combine(dir, "intermediate_grad.npy")));
         Assert.True(midError < 1e-4, $"intermediate gradient relative error {midError:G3}");
+        output.WriteLine($"{name}: relative error logits {logitError:G3}, input gradient {inputError:G3}, intermediate gradient {midError:G3}");
     }
 
     public static TheoryData<string> SharedModels => new()
@@ -70,11 +72,14 @@ public class ReferenceAgreementTests
         var computed = expected.Keys.Where(k => model.ConstantValue(k) is null).ToList();
         var pass = model.Forward(input, new RunOptions { Capture = computed });
         Assert.NotEmpty(computed);
+        double worst = 0;
         foreach (var name in computed)
         {
             var e = expected[name];
             double err = RelativeError(pass[name], new Tensor(e.Shape, e.ToFloatArray()));
             Assert.True(err < 1e-4, $"{stem}: '{name}' relative error {err:G3}");
+            worst = Math.Max(worst, err);
         }
+        output.WriteLine($"{stem}: {computed.Count} tensors, worst relative error {worst:G3}");
     }
 }
