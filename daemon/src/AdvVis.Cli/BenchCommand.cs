@@ -10,6 +10,7 @@ internal static class BenchCommand
 {
     public static int Run(ParsedArgs args)
     {
+        if (args.Get("--sgemm") is { } size) return Sgemm(args, ParseInt(size, "--sgemm", 1, 8192));
         var modelPath = args.RequirePositional(0, "MODEL (an .onnx file)");
         int batch = ParseInt(args.Get("--batch") ?? "1", "--batch", 1, 4096);
         int threads = ParseInt(args.Get("--threads") ?? Environment.ProcessorCount.ToString(), "--threads", 1, 256);
@@ -64,6 +65,34 @@ internal static class BenchCommand
             Console.WriteLine($"{Path.GetFileName(modelPath)}  batch {batch}  threads {threads}  {(backward ? "forward+backward" : "forward")}");
             Console.WriteLine($"  {imagesPerSecond:F1} images/s  (median {median * 1000:F2} ms over {seconds.Count} runs)  peak memory {peak / (1 << 20)} MiB");
         }
+        return 0;
+    }
+
+    /// <summary>`advvis bench --sgemm N [--threads T]`: GFLOP/s of the engine's N x N x N single-precision GEMM.</summary>
+    private static int Sgemm(ParsedArgs args, int n)
+    {
+        int threads = ParseInt(args.Get("--threads") ?? Environment.ProcessorCount.ToString(), "--threads", 1, 256);
+        int repeats = ParseInt(args.Get("--repeats") ?? "10", "--repeats", 1, 10000);
+        Kernels.Parallelism.MaxThreads = threads;
+        var rng = new Random(0);
+        var a = new float[n * n]; var b = new float[n * n]; var c = new float[n * n];
+        for (int i = 0; i < a.Length; i++) { a[i] = (float)rng.NextDouble(); b[i] = (float)rng.NextDouble(); }
+        void Once() => Kernels.Kernels.Gemm(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n);
+        for (int i = 0; i < 2; i++) Once();
+        var seconds = new List<double>();
+        var total = Stopwatch.StartNew();
+        for (int i = 0; i < repeats || (total.Elapsed.TotalSeconds < 2 && i < 1000); i++)
+        {
+            var sw = Stopwatch.StartNew();
+            Once();
+            seconds.Add(sw.Elapsed.TotalSeconds);
+        }
+        seconds.Sort();
+        double median = seconds[seconds.Count / 2], gflops = 2.0 * n * n * n / median / 1e9;
+        if (args.Has("--json"))
+            CliApp.WriteJson(new JsonObject { ["sgemm"] = n, ["threads"] = threads, ["medianSeconds"] = median, ["gflops"] = gflops });
+        else
+            Console.WriteLine($"sgemm {n}x{n}x{n}  threads {threads}  {gflops:F1} GFLOP/s  (median {median * 1000:F2} ms over {seconds.Count} runs)");
         return 0;
     }
 

@@ -8,12 +8,15 @@ namespace AdvVis.Kernels;
 
 public static partial class Kernels
 {
-    // Micro-tile: MR rows x NR columns of C live in registers (6 x 2 Vector256 = 12 accumulators).
-    private const int MR = 6;
-    private const int NR = 16;
-    // Cache blocking: a KC x NR panel of B stays in L1, an MC x KC block of A in L2.
+    // Micro-tile: MR rows x NR columns of C live in registers (AVX-512: 8 x 2 Vector512 = 16 accumulators;
+    // AVX2: the same tile in four 4 x 16 passes; portable: scalar). Every path does one fused multiply-add per k
+    // per element in the same order, so all three give bit-identical results.
+    private const int MR = 8;
+    private const int NR = 32;
+    // Cache blocking: a KC x NR panel of B (32 KiB) stays in L1, an MC x KC block of A in L2.
+    // KC and MC are fixed (never derived from the thread count): they fix each element's order of summation.
     private const int KC = 256;
-    private const int MC = 72;
+    private const int MC = 128;
 
     /// <summary>
     /// C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. lda/ldb/ldc are row strides of the stored matrices.
@@ -48,46 +51,52 @@ public static partial class Kernels
         int nPanels = (n + NR - 1) / NR;
         int mBlocks = (m + MC - 1) / MC;
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        int threads = Parallelism.MaxThreads;
         var packedB = ArrayPool<float>.Shared.Rent(KC * nPanels * NR);
         try
         {
-            for (int k0 = 0; k0 < k; k0 += KC)
+            fixed (float* pPackedB0 = packedB)
             {
-                int kc = Math.Min(KC, k - k0);
-                fixed (float* pPackedB = packedB)
+                nint ppb = (nint)pPackedB0;
+                for (int k0 = 0; k0 < k; k0 += KC)
                 {
-                    PackB(transB, (float*)pb, ldb, k0, kc, n, pPackedB);
-                }
-                // Split over blocks of rows and, when M is small, over column panels too, so both cores work.
-                int nChunks = mBlocks >= Parallelism.MaxThreads ? 1 : Math.Min(nPanels, Parallelism.MaxThreads * 2);
-                int panelsPerChunk = (nPanels + nChunks - 1) / nChunks;
-                long work = (long)m * n * kc;
-                Parallelism.For(mBlocks * nChunks, work, job =>
-                {
-                    int mb = job / nChunks, chunk = job % nChunks;
-                    int m0 = mb * MC, mc = Math.Min(MC, m - m0);
-                    int p0 = chunk * panelsPerChunk, p1 = Math.Min(nPanels, p0 + panelsPerChunk);
-                    if (p0 >= p1) return;
-                    var packedA = ArrayPool<float>.Shared.Rent(MC * KC + MR * KC);
-                    try
+                    int kc = Math.Min(KC, k - k0);
+                    int packChunks = Math.Min(nPanels, threads);
+                    Parallelism.For(packChunks, (long)kc * n * 8, chunk =>
                     {
-                        fixed (float* pPackedA = packedA, pPackedB = packedB)
+                        int q0 = (int)((long)nPanels * chunk / packChunks), q1 = (int)((long)nPanels * (chunk + 1) / packChunks);
+                        PackB(transB, (float*)pb, ldb, k0, kc, n, q0, q1, (float*)ppb);
+                    });
+                    // Split over blocks of rows and, when M is small, over column panels too, so every core works.
+                    int nChunks = mBlocks >= 2 * threads ? 1 : Math.Min(nPanels, Math.Max(1, 2 * threads / mBlocks + 1));
+                    long work = (long)m * n * kc;
+                    Parallelism.For(mBlocks * nChunks, work, job =>
+                    {
+                        int mb = job / nChunks, chunk = job % nChunks;
+                        int m0 = mb * MC, mc = Math.Min(MC, m - m0);
+                        int p0 = (int)((long)nPanels * chunk / nChunks), p1 = (int)((long)nPanels * (chunk + 1) / nChunks);
+                        if (p0 >= p1) return;
+                        var packedA = ArrayPool<float>.Shared.Rent(MC * KC);
+                        try
                         {
-                            PackA(transA, (float*)pa, lda, m0, mc, k0, kc, pPackedA);
-                            for (int p = p0; p < p1; p++)
+                            fixed (float* pPackedA = packedA)
                             {
-                                int j0 = p * NR, nr = Math.Min(NR, n - j0);
-                                for (int i0 = 0; i0 < mc; i0 += MR)
+                                PackA(transA, (float*)pa, lda, m0, mc, k0, kc, pPackedA);
+                                for (int p = p0; p < p1; p++)
                                 {
-                                    int mr = Math.Min(MR, mc - i0);
-                                    MicroKernel(kc, alpha, pPackedA + i0 * kc, pPackedB + p * NR * kc,
-                                        (float*)pc + (m0 + i0) * (nint)ldc + j0, ldc, mr, nr);
+                                    int j0 = p * NR, nr = Math.Min(NR, n - j0);
+                                    for (int i0 = 0; i0 < mc; i0 += MR)
+                                    {
+                                        int mr = Math.Min(MR, mc - i0);
+                                        MicroKernel(kc, alpha, pPackedA + i0 * kc, (float*)ppb + p * NR * kc,
+                                            (float*)pc + (m0 + i0) * (nint)ldc + j0, ldc, mr, nr);
+                                    }
                                 }
                             }
                         }
-                    }
-                    finally { ArrayPool<float>.Shared.Return(packedA); }
-                });
+                        finally { ArrayPool<float>.Shared.Return(packedA); }
+                    });
+                }
             }
         }
         finally { ArrayPool<float>.Shared.Return(packedB); }
@@ -100,44 +109,78 @@ public static partial class Kernels
         {
             int mr = Math.Min(MR, mc - i0);
             float* panel = dst + i0 * kc;
-            for (int kk = 0; kk < kc; kk++)
+            if (transA)
+            {
+                // op(A)[row, kk] = a[kk, row]: each k reads MR consecutive floats.
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    float* s = a + (nint)(k0 + kk) * lda + m0 + i0;
+                    float* d = panel + kk * MR;
+                    if (mr == MR && Vector256.IsHardwareAccelerated) Vector256.Store(Vector256.Load(s), d);
+                    else
+                    {
+                        int r = 0;
+                        for (; r < mr; r++) d[r] = s[r];
+                        for (; r < MR; r++) d[r] = 0f;
+                    }
+                }
+            }
+            else
             {
                 for (int r = 0; r < MR; r++)
                 {
-                    int row = m0 + i0 + r;
-                    panel[kk * MR + r] = r < mr
-                        ? (transA ? a[(nint)(k0 + kk) * lda + row] : a[(nint)row * lda + k0 + kk])
-                        : 0f;
+                    float* d = panel + r;
+                    if (r < mr)
+                    {
+                        float* s = a + (nint)(m0 + i0 + r) * lda + k0;
+                        for (int kk = 0; kk < kc; kk++) d[kk * MR] = s[kk];
+                    }
+                    else
+                    {
+                        for (int kk = 0; kk < kc; kk++) d[kk * MR] = 0f;
+                    }
                 }
             }
         }
     }
 
-    /// <summary>Packs rows [k0, k0+kc) of op(B) into NR-column panels, k-major, zero-padded.</summary>
-    private static unsafe void PackB(bool transB, float* b, int ldb, int k0, int kc, int n, float* dst)
+    /// <summary>Packs rows [k0, k0+kc) x panels [q0, q1) of op(B) into NR-column panels, k-major, zero-padded.</summary>
+    private static unsafe void PackB(bool transB, float* b, int ldb, int k0, int kc, int n, int q0, int q1, float* dst)
     {
-        int nPanels = (n + NR - 1) / NR;
-        for (int p = 0; p < nPanels; p++)
+        for (int p = q0; p < q1; p++)
         {
             int j0 = p * NR, nr = Math.Min(NR, n - j0);
             float* panel = dst + p * NR * kc;
-            for (int kk = 0; kk < kc; kk++)
+            if (!transB)
             {
-                float* d = panel + kk * NR;
-                if (!transB)
+                for (int kk = 0; kk < kc; kk++)
                 {
+                    float* d = panel + kk * NR;
                     float* s = b + (nint)(k0 + kk) * ldb + j0;
                     if (nr == NR) Buffer.MemoryCopy(s, d, NR * sizeof(float), NR * sizeof(float));
                     else
                     {
-                        for (int j = 0; j < nr; j++) d[j] = s[j];
-                        for (int j = nr; j < NR; j++) d[j] = 0f;
+                        int j = 0;
+                        for (; j < nr; j++) d[j] = s[j];
+                        for (; j < NR; j++) d[j] = 0f;
                     }
                 }
-                else
+            }
+            else
+            {
+                // op(B)[kk, j] = b[j, kk]: walk each stored row once, writing a strided column of the panel.
+                for (int j = 0; j < NR; j++)
                 {
-                    for (int j = 0; j < nr; j++) d[j] = b[(nint)(j0 + j) * ldb + k0 + kk];
-                    for (int j = nr; j < NR; j++) d[j] = 0f;
+                    float* d = panel + j;
+                    if (j < nr)
+                    {
+                        float* s = b + (nint)(j0 + j) * ldb + k0;
+                        for (int kk = 0; kk < kc; kk++) d[kk * NR] = s[kk];
+                    }
+                    else
+                    {
+                        for (int kk = 0; kk < kc; kk++) d[kk * NR] = 0f;
+                    }
                 }
             }
         }
@@ -147,49 +190,105 @@ public static partial class Kernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MicroKernel(int kc, float alpha, float* a, float* b, float* c, int ldc, int mr, int nr)
     {
+        if (Vector512.IsHardwareAccelerated && !ForceScalarGemm && !ForceVector256Gemm)
+        {
+            MicroKernel512(kc, alpha, a, b, c, ldc, mr, nr);
+            return;
+        }
+        float* tile = stackalloc float[MR * NR];
         if (Vector256.IsHardwareAccelerated && !ForceScalarGemm)
         {
-            Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-            Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-            for (int kk = 0; kk < kc; kk++)
-            {
-                var b0 = Vector256.Load(b);
-                var b1 = Vector256.Load(b + 8);
-                var a0 = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(a0, b0, c00); c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
-                var a1 = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(a1, b0, c10); c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
-                var a2 = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
-                var a3 = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
-                var a4 = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(a4, b0, c40); c41 = Vector256.FusedMultiplyAdd(a4, b1, c41);
-                var a5 = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(a5, b0, c50); c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
-                a += MR; b += NR;
-            }
-            float* tile = stackalloc float[MR * NR];
-            var va = Vector256.Create(alpha);
-            (c00 * va).Store(tile + 0); (c01 * va).Store(tile + 8);
-            (c10 * va).Store(tile + 16); (c11 * va).Store(tile + 24);
-            (c20 * va).Store(tile + 32); (c21 * va).Store(tile + 40);
-            (c30 * va).Store(tile + 48); (c31 * va).Store(tile + 56);
-            (c40 * va).Store(tile + 64); (c41 * va).Store(tile + 72);
-            (c50 * va).Store(tile + 80); (c51 * va).Store(tile + 88);
-            AddTile(tile, c, ldc, mr, nr);
+            for (int half = 0; half < NR; half += 16)
+            for (int r0 = 0; r0 < MR; r0 += 4)
+                MicroKernel256x4(kc, a + r0, b + half, tile + r0 * NR + half);
         }
         else
         {
             // Portable path: the same order of operations (one fused multiply-add per k) in scalar code.
-            float* tile = stackalloc float[MR * NR];
             for (int t = 0; t < MR * NR; t++) tile[t] = 0f;
             for (int kk = 0; kk < kc; kk++)
             {
                 for (int r = 0; r < MR; r++)
                 {
-                    float av = a[r];
-                    for (int j = 0; j < NR; j++) tile[r * NR + j] = MathF.FusedMultiplyAdd(av, b[j], tile[r * NR + j]);
+                    float av = a[kk * MR + r];
+                    float* trow = tile + r * NR;
+                    float* brow = b + kk * NR;
+                    for (int j = 0; j < NR; j++) trow[j] = MathF.FusedMultiplyAdd(av, brow[j], trow[j]);
                 }
-                a += MR; b += NR;
             }
-            for (int t = 0; t < MR * NR; t++) tile[t] *= alpha;
-            AddTile(tile, c, ldc, mr, nr);
         }
+        if (alpha != 1f) for (int t = 0; t < MR * NR; t++) tile[t] *= alpha;
+        AddTile(tile, c, ldc, mr, nr);
+    }
+
+    /// <summary>4 rows x 16 columns of the tile with Vector256 (AVX2): 8 accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MicroKernel256x4(int kc, float* a, float* b, float* tile)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var a0 = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(a0, b0, c00); c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(a1, b0, c10); c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
+            a += MR; b += NR;
+        }
+        c00.Store(tile); c01.Store(tile + 8);
+        c10.Store(tile + NR); c11.Store(tile + NR + 8);
+        c20.Store(tile + 2 * NR); c21.Store(tile + 2 * NR + 8);
+        c30.Store(tile + 3 * NR); c31.Store(tile + 3 * NR + 8);
+    }
+
+    /// <summary>The whole 8 x 32 tile with Vector512 (AVX-512): 16 accumulators, stored straight into C when full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MicroKernel512(int kc, float alpha, float* a, float* b, float* c, int ldc, int mr, int nr)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(a0, b0, c00); c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(a1, b0, c10); c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(a2, b0, c20); c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(a3, b0, c30); c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(a4, b0, c40); c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(a5, b0, c50); c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
+            var a6 = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(a6, b0, c60); c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
+            var a7 = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(a7, b0, c70); c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
+            a += MR; b += NR;
+        }
+        if (alpha != 1f)
+        {
+            var va = Vector512.Create(alpha);
+            c00 *= va; c01 *= va; c10 *= va; c11 *= va; c20 *= va; c21 *= va; c30 *= va; c31 *= va;
+            c40 *= va; c41 *= va; c50 *= va; c51 *= va; c60 *= va; c61 *= va; c70 *= va; c71 *= va;
+        }
+        if (mr == MR && nr == NR)
+        {
+            Add512(c, c00, c01); Add512(c + ldc, c10, c11); Add512(c + 2 * (nint)ldc, c20, c21); Add512(c + 3 * (nint)ldc, c30, c31);
+            Add512(c + 4 * (nint)ldc, c40, c41); Add512(c + 5 * (nint)ldc, c50, c51); Add512(c + 6 * (nint)ldc, c60, c61); Add512(c + 7 * (nint)ldc, c70, c71);
+            return;
+        }
+        float* tile = stackalloc float[MR * NR];
+        c00.Store(tile); c01.Store(tile + 16); c10.Store(tile + 32); c11.Store(tile + 48);
+        c20.Store(tile + 64); c21.Store(tile + 80); c30.Store(tile + 96); c31.Store(tile + 112);
+        c40.Store(tile + 128); c41.Store(tile + 144); c50.Store(tile + 160); c51.Store(tile + 176);
+        c60.Store(tile + 192); c61.Store(tile + 208); c70.Store(tile + 224); c71.Store(tile + 240);
+        AddTile(tile, c, ldc, mr, nr);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Add512(float* crow, Vector512<float> v0, Vector512<float> v1)
+    {
+        (Vector512.Load(crow) + v0).Store(crow);
+        (Vector512.Load(crow + 16) + v1).Store(crow + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -199,17 +298,15 @@ public static partial class Kernels
         {
             float* crow = c + (nint)r * ldc;
             float* trow = tile + r * NR;
-            if (nr == NR && Vector256.IsHardwareAccelerated)
-            {
-                (Vector256.Load(crow) + Vector256.Load(trow)).Store(crow);
-                (Vector256.Load(crow + 8) + Vector256.Load(trow + 8)).Store(crow + 8);
-            }
-            else
-            {
-                for (int j = 0; j < nr; j++) crow[j] += trow[j];
-            }
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; j + 8 <= nr; j += 8) (Vector256.Load(crow + j) + Vector256.Load(trow + j)).Store(crow + j);
+            for (; j < nr; j++) crow[j] += trow[j];
         }
     }
+
+    /// <summary>Test hook: uses the AVX2 (Vector256) micro-kernel even where AVX-512 is available.</summary>
+    public static bool ForceVector256Gemm { get; set; }
 
     /// <summary>Test hook: forces the portable micro-kernel so both paths can be checked on one machine.</summary>
     public static bool ForceScalarGemm { get; set; }

@@ -18,7 +18,14 @@ public readonly record struct ConvGeometry(
 public static partial class Kernels
 {
     /// <summary>col[(c,kh,kw), (oh,ow)] = x[c, oh*s - pad + kh*d, ow*s - pad + kw*d], zero outside the image.</summary>
-    public static void Im2Col(ReadOnlySpan<float> image, in ConvGeometry g, Span<float> columns)
+    public static void Im2Col(ReadOnlySpan<float> image, in ConvGeometry g, Span<float> columns) =>
+        Im2Col(image, g, columns, g.OutHeight * g.OutWidth);
+
+    /// <summary>
+    /// Im2Col into a wider matrix: row r of this image's columns starts at columns[r * rowStride], so several images
+    /// can sit side by side (image i at offset i * OutHeight * OutWidth) and share one GEMM.
+    /// </summary>
+    public static void Im2Col(ReadOnlySpan<float> image, in ConvGeometry g, Span<float> columns, int rowStride)
     {
         int outPlane = g.OutHeight * g.OutWidth;
         int row = 0;
@@ -28,7 +35,7 @@ public static partial class Kernels
             for (int kh = 0; kh < g.KernelH; kh++)
             for (int kw = 0; kw < g.KernelW; kw++, row++)
             {
-                var dst = columns.Slice(row * outPlane, outPlane);
+                var dst = columns.Slice(row * rowStride, outPlane);
                 for (int oh = 0; oh < g.OutHeight; oh++)
                 {
                     int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
@@ -36,9 +43,13 @@ public static partial class Kernels
                     if ((uint)ih >= (uint)g.Height) { dstRow.Clear(); continue; }
                     var src = plane.Slice(ih * g.Width, g.Width);
                     int iw0 = -g.PadLeft + kw * g.DilationW;
-                    if (g.StrideW == 1 && iw0 >= 0 && iw0 + g.OutWidth <= g.Width)
+                    if (g.StrideW == 1)
                     {
-                        src.Slice(iw0, g.OutWidth).CopyTo(dstRow);
+                        // Output columns [lo, hi) read pixels iw0 + ow; the rest fall in the padding.
+                        int lo = Math.Clamp(-iw0, 0, g.OutWidth), hi = Math.Clamp(g.Width - iw0, lo, g.OutWidth);
+                        dstRow[..lo].Clear();
+                        if (hi > lo) src.Slice(iw0 + lo, hi - lo).CopyTo(dstRow[lo..]);
+                        dstRow[hi..].Clear();
                         continue;
                     }
                     for (int ow = 0; ow < g.OutWidth; ow++)
@@ -52,7 +63,11 @@ public static partial class Kernels
     }
 
     /// <summary>The adjoint of Im2Col: image += scatter(columns). Overlapping windows add up.</summary>
-    public static void Col2ImAccumulate(ReadOnlySpan<float> columns, in ConvGeometry g, Span<float> image)
+    public static void Col2ImAccumulate(ReadOnlySpan<float> columns, in ConvGeometry g, Span<float> image) =>
+        Col2ImAccumulate(columns, g, image, g.OutHeight * g.OutWidth);
+
+    /// <summary>Col2ImAccumulate from a wider matrix whose rows start every <paramref name="rowStride"/> floats.</summary>
+    public static void Col2ImAccumulate(ReadOnlySpan<float> columns, in ConvGeometry g, Span<float> image, int rowStride)
     {
         int outPlane = g.OutHeight * g.OutWidth;
         int row = 0;
@@ -62,7 +77,7 @@ public static partial class Kernels
             for (int kh = 0; kh < g.KernelH; kh++)
             for (int kw = 0; kw < g.KernelW; kw++, row++)
             {
-                var src = columns.Slice(row * outPlane, outPlane);
+                var src = columns.Slice(row * rowStride, outPlane);
                 for (int oh = 0; oh < g.OutHeight; oh++)
                 {
                     int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
@@ -70,6 +85,14 @@ public static partial class Kernels
                     var dst = plane.Slice(ih * g.Width, g.Width);
                     var srcRow = src.Slice(oh * g.OutWidth, g.OutWidth);
                     int iw0 = -g.PadLeft + kw * g.DilationW;
+                    if (g.StrideW == 1)
+                    {
+                        int lo = Math.Clamp(-iw0, 0, g.OutWidth), hi = Math.Clamp(g.Width - iw0, lo, g.OutWidth);
+                        if (hi <= lo) continue;
+                        var d = dst.Slice(iw0 + lo, hi - lo);
+                        System.Numerics.Tensors.TensorPrimitives.Add(d, srcRow[lo..hi], d);
+                        continue;
+                    }
                     for (int ow = 0; ow < g.OutWidth; ow++)
                     {
                         int iw = iw0 + ow * g.StrideW;

@@ -36,5 +36,17 @@ public static class Parallelism
         });
     }
 
+    /// <summary>
+    /// Runs body(start, length) over [0, total) in fixed blocks of 64 Ki elements, in parallel when worthwhile:
+    /// for elementwise work whose result does not depend on how the range is cut.
+    /// </summary>
+    public static void ForRange(int total, Action<int, int> body)
+    {
+        const int Block = 1 << 16;
+        int blocks = (total + Block - 1) / Block;
+        if (blocks <= 1) { body(0, total); return; }
+        For(blocks, (long)total * 4, i => body(i * Block, Math.Min(Block, total - i * Block)));
+    }
+
     [ThreadStatic] private static bool _insideParallelRegion;
 }

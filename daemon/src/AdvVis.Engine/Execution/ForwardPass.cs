@@ -75,6 +75,7 @@ public sealed class ForwardPass
                 inputs[k] = values[id] ?? throw new EngineException($"Node '{node.Name}' needs '{model.ValueNames[id]}', which has not been computed.");
             }
             Tensor[] outputs;
+            long started = Profiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             try
             {
                 outputs = node.Op.Forward(inputs, out saved[ni]);
@@ -83,6 +84,7 @@ public sealed class ForwardPass
             {
                 throw new EngineException($"Node '{node.Name}' ({node.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "none"))}: {e.Message}", e);
             }
+            if (Profiler.Enabled) Profiler.Add(node.OpType + " fwd", started);
             if (options.RecordForBackward) rawOutputs[ni] = outputs;
             else saved[ni] = null;
             for (int k = 0; k < node.Outputs.Length && k < outputs.Length; k++)
@@ -201,7 +203,9 @@ public sealed class ForwardPass
                 int id = node.Inputs[k];
                 return grads[id] ??= Tensor.Zeros(_values[id]!.Shape);
             });
+            long started = Profiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             node.Op.Backward(context);
+            if (Profiler.Enabled) Profiler.Add(node.OpType + " bwd", started);
             // Every reader of these outputs comes later in the graph and has been visited: their gradients are final
             // and consumed. Dropping them keeps backward's memory near one layer's worth instead of the whole graph's.
             foreach (var o in node.Outputs)
@@ -224,5 +228,30 @@ public sealed class ForwardPass
     {
         var input = _model.Inputs[0].Name;
         return Backward(new Dictionary<string, Tensor> { [_model.OutputNames[0]] = outputCotangent }, [input])[input];
+    }
+}
+
+/// <summary>Opt-in per-operator timing (environment variable ADVVIS_PROFILE=1): totals print to stderr at exit.</summary>
+internal static class Profiler
+{
+    public static readonly bool Enabled = Environment.GetEnvironmentVariable("ADVVIS_PROFILE") == "1";
+    private static readonly Dictionary<string, (double Seconds, int Calls)> Totals = new();
+
+    static Profiler()
+    {
+        if (Enabled) AppDomain.CurrentDomain.ProcessExit += (_, _) => Report();
+    }
+
+    public static void Add(string key, long started)
+    {
+        double s = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+        lock (Totals) Totals[key] = Totals.TryGetValue(key, out var t) ? (t.Seconds + s, t.Calls + 1) : (s, 1);
+    }
+
+    private static void Report()
+    {
+        lock (Totals)
+            foreach (var (key, t) in Totals.OrderByDescending(kv => kv.Value.Seconds))
+                Console.Error.WriteLine($"{key,-28} {t.Seconds * 1000,10:F1} ms {t.Calls,7} calls");
     }
 }

@@ -102,12 +102,13 @@ public sealed class Conv(WindowAttributes window, int group) : Op
             Parallelism.For(p.N * p.C, work, job =>
             {
                 int ch = job % p.C;
-                DepthwiseForward(x.Data.AsSpan(job * inPlane, inPlane), w.Data.AsSpan(ch * p.KH * p.KW, p.KH * p.KW), p.G,
+                Kernels.Kernels.DepthwiseConv(x.Data.AsSpan(job * inPlane, inPlane), w.Data.AsSpan(ch * p.KH * p.KW, p.KH * p.KW), p.G,
                     y.Data.AsSpan(job * outPlane, outPlane));
             });
         }
-        else
+        else if (ImagesPerGemm(p) == 1)
         {
+            // Large planes: one GEMM per image, images in parallel (each GEMM then runs on one core).
             Parallelism.For(p.N, work, n =>
             {
                 float[]? columns = p.Pointwise ? null : ArrayPool<float>.Shared.Rent(p.G.ColumnRows * p.G.ColumnCols);
@@ -131,6 +132,40 @@ public sealed class Conv(WindowAttributes window, int group) : Op
                 finally { if (columns is not null) ArrayPool<float>.Shared.Return(columns); }
             });
         }
+        else
+        {
+            // Small planes: several images side by side in one wide GEMM, so the GEMM has enough columns to tile well.
+            int per = ImagesPerGemm(p), k = p.Cg * p.KH * p.KW;
+            var columns = ArrayPool<float>.Shared.Rent(k * per * outPlane);
+            var product = ArrayPool<float>.Shared.Rent(p.Mg * per * outPlane);
+            try
+            {
+                for (int n0 = 0; n0 < p.N; n0 += per)
+                {
+                    int count = Math.Min(per, p.N - n0), width = count * outPlane;
+                    for (int gi = 0; gi < group; gi++)
+                    {
+                        int g0 = gi;
+                        Parallelism.For(count, (long)count * k * outPlane, i =>
+                        {
+                            var xg = x.Data.AsSpan(((n0 + i) * p.C + g0 * p.Cg) * inPlane, p.Cg * inPlane);
+                            Kernels.Kernels.Im2Col(xg, p.G, columns.AsSpan(i * outPlane), width);
+                        });
+                        Kernels.Kernels.Gemm(false, false, p.Mg, width, k, 1f, w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), k,
+                            columns.AsSpan(0, k * width), width, 0f, product.AsSpan(0, p.Mg * width), width);
+                        for (int i = 0; i < count; i++)
+                        for (int m = 0; m < p.Mg; m++)
+                            product.AsSpan(m * width + i * outPlane, outPlane)
+                                .CopyTo(y.Data.AsSpan(((n0 + i) * p.M + gi * p.Mg + m) * outPlane, outPlane));
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(columns);
+                ArrayPool<float>.Shared.Return(product);
+            }
+        }
         if (b is not null)
         {
             for (int n = 0; n < p.N; n++)
@@ -144,24 +179,18 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         return [y];
     }
 
-    private static void DepthwiseForward(ReadOnlySpan<float> x, ReadOnlySpan<float> k, in ConvGeometry g, Span<float> y)
+    /// <summary>
+    /// How many images share one GEMM: enough that the GEMM sees at least ~512 columns, capped so the
+    /// im2col buffer stays under 16 MiB. 1 means a GEMM per image.
+    /// </summary>
+    private static int ImagesPerGemm(Plan p)
     {
-        for (int oh = 0; oh < g.OutHeight; oh++)
-        for (int ow = 0; ow < g.OutWidth; ow++)
-        {
-            float sum = 0f;
-            for (int kh = 0; kh < g.KernelH; kh++)
-            {
-                int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
-                if ((uint)ih >= (uint)g.Height) continue;
-                for (int kw = 0; kw < g.KernelW; kw++)
-                {
-                    int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
-                    if ((uint)iw < (uint)g.Width) sum += x[ih * g.Width + iw] * k[kh * g.KernelW + kw];
-                }
-            }
-            y[oh * g.OutWidth + ow] = sum;
-        }
+        int outPlane = p.G.OutHeight * p.G.OutWidth;
+        if (outPlane >= 512 || p.N == 1) return 1;
+        long k = (long)p.Cg * p.KH * p.KW;
+        int per = Math.Min(p.N, (512 + outPlane - 1) / outPlane);
+        while (per > 1 && k * per * outPlane > (4 << 20)) per--;
+        return per;
     }
 
     public override void Backward(BackwardContext c)
@@ -188,7 +217,7 @@ public sealed class Conv(WindowAttributes window, int group) : Op
                 Parallelism.For(p.N * p.C, work, job =>
                 {
                     int ch = job % p.C;
-                    DepthwiseBackwardInput(dy.Data.AsSpan(job * outPlane, outPlane), w.Data.AsSpan(ch * p.KH * p.KW, p.KH * p.KW), p.G,
+                    Kernels.Kernels.DepthwiseConvBackwardInput(dy.Data.AsSpan(job * outPlane, outPlane), w.Data.AsSpan(ch * p.KH * p.KW, p.KH * p.KW), p.G,
                         dx.AsSpan(job * inPlane, inPlane));
                 });
             }
@@ -199,14 +228,49 @@ public sealed class Conv(WindowAttributes window, int group) : Op
                 Parallelism.For(p.C, work, ch =>
                 {
                     for (int n = 0; n < p.N; n++)
-                        DepthwiseBackwardWeight(x.Data.AsSpan((n * p.C + ch) * inPlane, inPlane), dy.Data.AsSpan((n * p.C + ch) * outPlane, outPlane),
+                        Kernels.Kernels.DepthwiseConvBackwardKernel(x.Data.AsSpan((n * p.C + ch) * inPlane, inPlane), dy.Data.AsSpan((n * p.C + ch) * outPlane, outPlane),
                             p.G, dw.AsSpan(ch * p.KH * p.KW, p.KH * p.KW));
                 });
             }
             return;
         }
 
-        if (c.Wants(0))
+        if (c.Wants(0) && ImagesPerGemm(p) > 1)
+        {
+            // Small planes: dcols[K, images·plane] = Wᵀ · dY for several images at once, then col2im per image.
+            var dx = c.GradientOf(0).Data;
+            int per = ImagesPerGemm(p);
+            var columns = ArrayPool<float>.Shared.Rent(k * per * outPlane);
+            var gathered = ArrayPool<float>.Shared.Rent(p.Mg * per * outPlane);
+            try
+            {
+                for (int n0 = 0; n0 < p.N; n0 += per)
+                {
+                    int count = Math.Min(per, p.N - n0), width = count * outPlane;
+                    for (int gi = 0; gi < group; gi++)
+                    {
+                        for (int i = 0; i < count; i++)
+                        for (int m = 0; m < p.Mg; m++)
+                            dy.Data.AsSpan(((n0 + i) * p.M + gi * p.Mg + m) * outPlane, outPlane)
+                                .CopyTo(gathered.AsSpan(m * width + i * outPlane, outPlane));
+                        Kernels.Kernels.Gemm(true, false, k, width, p.Mg, 1f, w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), k,
+                            gathered.AsSpan(0, p.Mg * width), width, 0f, columns.AsSpan(0, k * width), width);
+                        int g0 = gi;
+                        Parallelism.For(count, (long)count * k * outPlane, i =>
+                        {
+                            var dxg = dx.AsSpan(((n0 + i) * p.C + g0 * p.Cg) * inPlane, p.Cg * inPlane);
+                            Kernels.Kernels.Col2ImAccumulate(columns.AsSpan(i * outPlane), p.G, dxg, width);
+                        });
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(columns);
+                ArrayPool<float>.Shared.Return(gathered);
+            }
+        }
+        else if (c.Wants(0))
         {
             var dx = c.GradientOf(0).Data;
             Parallelism.For(p.N, work, n =>
@@ -257,45 +321,6 @@ public sealed class Conv(WindowAttributes window, int group) : Op
                 }
             }
             finally { if (columns is not null) ArrayPool<float>.Shared.Return(columns); }
-        }
-    }
-
-    private static void DepthwiseBackwardInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> k, in ConvGeometry g, Span<float> dx)
-    {
-        for (int oh = 0; oh < g.OutHeight; oh++)
-        for (int ow = 0; ow < g.OutWidth; ow++)
-        {
-            float grad = dy[oh * g.OutWidth + ow];
-            for (int kh = 0; kh < g.KernelH; kh++)
-            {
-                int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
-                if ((uint)ih >= (uint)g.Height) continue;
-                for (int kw = 0; kw < g.KernelW; kw++)
-                {
-                    int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
-                    if ((uint)iw < (uint)g.Width) dx[ih * g.Width + iw] += grad * k[kh * g.KernelW + kw];
-                }
-            }
-        }
-    }
-
-    private static void DepthwiseBackwardWeight(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in ConvGeometry g, Span<float> dk)
-    {
-        for (int kh = 0; kh < g.KernelH; kh++)
-        for (int kw = 0; kw < g.KernelW; kw++)
-        {
-            float sum = 0f;
-            for (int oh = 0; oh < g.OutHeight; oh++)
-            {
-                int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
-                if ((uint)ih >= (uint)g.Height) continue;
-                for (int ow = 0; ow < g.OutWidth; ow++)
-                {
-                    int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
-                    if ((uint)iw < (uint)g.Width) sum += x[ih * g.Width + iw] * dy[oh * g.OutWidth + ow];
-                }
-            }
-            dk[kh * g.KernelW + kw] += sum;
         }
     }
 }

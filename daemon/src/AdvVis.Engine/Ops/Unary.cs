@@ -29,11 +29,25 @@ public abstract class UnaryOp : Op
 /// <summary>y = max(x, 0). Backward: dx += dy · [x > 0] (the subgradient at 0 is 0, as in PyTorch).</summary>
 public sealed class Relu : UnaryOp
 {
-    protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
-    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
     {
-        for (int i = 0; i < dx.Length; i++) if (x[i] > 0f) dx[i] += dy[i];
+        var x = RequireFloat(inputs, 0, "Relu");
+        var y = Tensor.Uninitialized(x.Shape);
+        Kernels.Parallelism.ForRange(x.Length, (s, n) => TensorPrimitives.Max(x.Data.AsSpan(s, n), 0f, y.Data.AsSpan(s, n)));
+        saved = null;
+        return [y];
     }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (!c.Wants(0)) return;
+        var x = c.Inputs[0]!.Data; var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
+        Kernels.Parallelism.ForRange(dx.Length, (s, n) => Kernels.Kernels.ReluBackward(x.AsSpan(s, n), dy.AsSpan(s, n), dx.AsSpan(s, n)));
+    }
+
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx) =>
+        Kernels.Kernels.ReluBackward(x, dy, dx);
 }
 
 /// <summary>y = x if x ≥ 0 else αx. Backward: dx += dy · (x > 0 ? 1 : α).</summary>
@@ -184,8 +198,7 @@ public sealed class Clip(float attributeMin, float attributeMax) : Op
         var x = RequireFloat(inputs, 0, "Clip");
         var (lo, hi) = Bounds(inputs);
         var y = Tensor.Uninitialized(x.Shape);
-        var xs = x.Span; var ys = y.Span;
-        for (int i = 0; i < ys.Length; i++) ys[i] = MathF.Min(MathF.Max(xs[i], lo), hi);
+        Kernels.Parallelism.ForRange(x.Length, (s, n) => Kernels.Kernels.Clip(x.Data.AsSpan(s, n), lo, hi, y.Data.AsSpan(s, n)));
         saved = null;
         return [y];
     }
@@ -194,8 +207,8 @@ public sealed class Clip(float attributeMin, float attributeMax) : Op
     {
         if (!c.Wants(0)) return;
         var (lo, hi) = Bounds(c.Inputs);
-        var x = c.Inputs[0]!.Span; var dy = c.OutputGradient().Span; var dx = c.GradientOf(0).Span;
-        for (int i = 0; i < dx.Length; i++) if (x[i] > lo && x[i] < hi) dx[i] += dy[i];
+        var x = c.Inputs[0]!.Data; var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
+        Kernels.Parallelism.ForRange(dx.Length, (s, n) => Kernels.Kernels.ClipBackward(x.AsSpan(s, n), lo, hi, dy.AsSpan(s, n), dx.AsSpan(s, n)));
     }
 }
 
