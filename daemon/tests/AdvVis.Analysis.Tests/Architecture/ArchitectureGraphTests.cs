@@ -63,8 +63,8 @@ public sealed class ArchitectureGraphTests(ITestOutputHelper output)
         Assert.All(top, b => Assert.Equal(("Conv-Relu-MaxPool", 4), (b.Signature, b.RepeatCount)));
         // Shapes from the probe: 28 → 14 → 7 → 3 → 1 spatially.
         int[]? pool0 = g.Nodes.Single(n => n.Outputs.Contains("/blocks.0/blocks.0.2/MaxPool_output_0")).OutputShapes[0];
-        Assert.Equal([1, 4, 14, 14], pool0);
-        Assert.Equal([1, 10], g.Outputs.Single().Shape);
+        Assert.Equal([1, 4, 14, 14], pool0!);
+        Assert.Equal([1, 10], g.Outputs.Single().Shape!);
         Assert.True(g.Nodes.First().ReadsGraphInput && g.Nodes.Last().WritesGraphOutput);
 
         // Structure alone (names ignored) finds the same four blocks.
