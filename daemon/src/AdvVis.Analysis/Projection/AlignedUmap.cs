@@ -51,7 +51,15 @@ public static class AlignedUmap
     /// <summary>
     /// Jointly embeds <paramref name="layers"/> (each Count × features_l, rows = the same items in the same order).
     /// </summary>
-    public static AlignedUmapModel Fit(IReadOnlyList<DenseMatrix> layers, AlignedUmapOptions options)
+    public static AlignedUmapModel Fit(IReadOnlyList<DenseMatrix> layers, AlignedUmapOptions options) =>
+        Fit(layers, options, default, null);
+
+    /// <summary>
+    /// <see cref="Fit(IReadOnlyList{DenseMatrix}, AlignedUmapOptions)"/> with cancellation (checked per layer graph and per
+    /// epoch) and progress in [0, 1] (graphs take the first 30%).
+    /// </summary>
+    public static AlignedUmapModel Fit(IReadOnlyList<DenseMatrix> layers, AlignedUmapOptions options, CancellationToken cancellation,
+        IProgress<double>? progress)
     {
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(options);
@@ -72,7 +80,11 @@ public static class AlignedUmap
         int dim = layerOptions.Components;
         var graphs = new SparseGraph[layers.Count];
         for (int l = 0; l < layers.Count; l++)
+        {
+            cancellation.ThrowIfCancellationRequested();
             graphs[l] = Umap.BuildGraph(layers[l], layerOptions, epochs);
+            progress?.Report(0.3 * (l + 1) / layers.Count);
+        }
 
         var starts = new DenseMatrix[layers.Count];
         var used = new InitializationMethod[layers.Count];
@@ -98,7 +110,9 @@ public static class AlignedUmap
         LinkLayers(layouts, graphs, options);
 
         LayoutOptimizer.Optimize(layouts, epochs, (float)layerOptions.LearningRate, (float)a, (float)b,
-            (float)layerOptions.RepulsionStrength, layerOptions.MaxDegreeOfParallelism);
+            (float)layerOptions.RepulsionStrength, layerOptions.MaxDegreeOfParallelism, cancellation,
+            progress is null ? null : f => progress.Report(0.3 + 0.7 * f));
+        progress?.Report(1.0);
 
         var models = new UmapModel[layers.Count];
         for (int l = 0; l < layers.Count; l++)
@@ -237,7 +251,12 @@ public sealed class AlignedUmapModel
     /// two layers), so a foreground item's profile is as stable across layers as the background's; otherwise each layer is
     /// transformed independently. The fitted embeddings are never modified.
     /// </summary>
-    public IReadOnlyList<DenseMatrix> TransformAll(IReadOnlyList<DenseMatrix> newLayers, bool aligned = true, ulong? seed = null)
+    public IReadOnlyList<DenseMatrix> TransformAll(IReadOnlyList<DenseMatrix> newLayers, bool aligned = true, ulong? seed = null) =>
+        TransformAll(newLayers, aligned, seed, default);
+
+    /// <summary><see cref="TransformAll(IReadOnlyList{DenseMatrix}, bool, ulong?)"/> with cancellation (aligned path, per epoch).</summary>
+    public IReadOnlyList<DenseMatrix> TransformAll(IReadOnlyList<DenseMatrix> newLayers, bool aligned, ulong? seed,
+        CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(newLayers);
         if (newLayers.Count != LayerCount)
@@ -261,7 +280,7 @@ public sealed class AlignedUmapModel
         AlignedUmap.LinkLayers(states.Select(s => s.Layer).ToArray(), states.Select(s => s.Graph).ToArray(), Options);
         UmapOptions first = Layers[0].Options;
         LayoutOptimizer.Optimize(states.Select(s => s.Layer).ToArray(), epochs, (float)(first.LearningRate / 4.0), (float)Layers[0].A,
-            (float)Layers[0].B, (float)first.RepulsionStrength, first.MaxDegreeOfParallelism);
+            (float)Layers[0].B, (float)first.RepulsionStrength, first.MaxDegreeOfParallelism, cancellation);
         return states.Select(s => s.Result).ToArray();
     }
 }

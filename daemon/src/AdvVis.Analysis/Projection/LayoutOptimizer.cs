@@ -85,7 +85,7 @@ internal static class LayoutOptimizer
 {
     /// <summary>Runs <paramref name="epochs"/> epochs on all layers (in parallel across layers when there are several).</summary>
     public static void Optimize(IReadOnlyList<LayoutLayer> layers, int epochs, float initialAlpha, float a, float b, float gamma,
-        int maxDegreeOfParallelism)
+        int maxDegreeOfParallelism, CancellationToken cancellation = default, Action<double>? progress = null)
     {
         bool aligned = layers.Any(l => l.Links.Count > 0);
         if (aligned)
@@ -96,6 +96,9 @@ internal static class LayoutOptimizer
         float alpha = initialAlpha;
         for (int n = 0; n < epochs; n++)
         {
+            cancellation.ThrowIfCancellationRequested();
+            if ((n & 15) == 0)
+                progress?.Invoke((double)n / epochs);
             if (aligned)
                 foreach (LayoutLayer layer in layers)
                     Array.Copy(layer.Head, layer.Snapshot!, layer.Head.Length);
