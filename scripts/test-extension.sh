@@ -16,6 +16,11 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error || fail "npm ci failed"
 fi
+# The real daemon for the integration tests (scripts/test.sh has built the solution already; alone, build the CLI).
+dll=daemon/src/AdvVis.Cli/bin/Debug/net10.0/advvis.dll
+if [ ! -f "$dll" ]; then
+  dotnet build daemon/src/AdvVis.Cli -nologo -v q -clp:ErrorsOnly || fail "could not build the daemon"
+fi
 node vscode-advvis/build.mjs || fail "bundling failed"
 npx --no-install tsc -p vscode-advvis/tsconfig.json || fail "type errors in vscode-advvis/"
 npx --no-install tsc -p webviews/tsconfig.json || fail "type errors in webviews/"
@@ -27,14 +32,19 @@ node - "$report" <<'JS'
 const report = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8'));
 const suites = new Map();
 for (const file of report.testResults) {
-    const name = file.name.includes('/webviews/') ? 'webviews (headless chromium)' : 'vscode-advvis (unit)';
-    const counts = suites.get(name) ?? { passed: 0, failed: 0 };
-    for (const test of file.assertionResults) test.status === 'passed' ? counts.passed++ : test.status === 'failed' && counts.failed++;
+    const name = file.name.includes('/webviews/') ? 'webviews (headless chromium)'
+        : file.name.includes('/test/daemon/') ? 'vscode-advvis (real daemon)' : 'vscode-advvis (unit)';
+    const counts = suites.get(name) ?? { passed: 0, failed: 0, skipped: 0 };
+    for (const test of file.assertionResults) test.status === 'passed' ? counts.passed++ : test.status === 'failed' ? counts.failed++ : counts.skipped++;
     if (file.status === 'failed' && !file.assertionResults.length) counts.failed++;
     suites.set(name, counts);
 }
-let passed = 0, failed = 0;
-for (const [name, counts] of suites) { console.log(`${name}: ${counts.passed} passed, ${counts.failed} failed`); passed += counts.passed; failed += counts.failed; }
-console.log(`${passed} passed, ${failed} failed`);
+let passed = 0, failed = 0, skipped = 0;
+const tail = n => (n ? `, ${n} skipped` : '');
+for (const [name, counts] of suites) {
+    console.log(`${name}: ${counts.passed} passed, ${counts.failed} failed${tail(counts.skipped)}`);
+    passed += counts.passed; failed += counts.failed; skipped += counts.skipped;
+}
+console.log(`${passed} passed, ${failed} failed${tail(skipped)}`);
 process.exit(failed ? 1 : 0);
 JS

@@ -120,10 +120,10 @@ async function loadNeuronSpace(): Promise<void> {
     if (!bundle || !focused) return;
     const items = selection().filter(image => image.trueLabel === focused!.trueLabel && image.adversarialLabel === focused!.adversarialLabel).slice(0, 64).map(image => image.source);
     try {
-        const rank = await rpc<NeuronsRankResult>('neurons/rank', { model: bundle.model, items: { images: items }, attack: bundle.attack, benignClass: focused.benignLabel, adversarialClass: focused.adversarialLabel, topK: 64 });
+        const rank = await rpc('neurons/rank', { model: bundle.model, items: { images: items }, attack: bundle.attack, benignClass: focused.benignLabel, adversarialClass: focused.adversarialLabel, topK: 64 });
         curves = toCurves(rank);
         notes.delete('neurons/rank');
-        const result = await rpc<NeuronsClusterResult>('neurons/cluster', { model: bundle.model, layer: rank.layer, units: rank.units.map(unit => unit.unit), image: focused.source });
+        const result = await rpc('neurons/cluster', { model: bundle.model, layer: rank.layer, units: rank.units.map(unit => unit.unit), images: focused.adversarialPath ? [focused.source, focused.adversarialPath] : [focused.source] });
         cluster = { result, links: toDendrogram(result) };
         notes.delete('neurons/cluster');
     } catch (error) {
@@ -137,7 +137,7 @@ async function loadFields(): Promise<void> {
     const threshold = getState().threshold ?? 0.5;
     const subjects = [focused.source, focused.adversarialPath, ...selection().filter(image => image.index !== focused!.index).slice(0, 6).map(image => image.source)].filter((s): s is string => !!s);
     try {
-        const results = await Promise.all(subjects.map(image => rpc<ReceptiveFieldsResult>('unit/receptiveFields', { model: bundle!.model, layer: curves!.layer, units: [selectedUnit!], image, threshold })));
+        const results = await Promise.all(subjects.map(image => rpc('unit/receptiveFields', { model: bundle!.model, layer: curves!.layer, units: [selectedUnit!], image, threshold })));
         const box = document.getElementById('fields');
         box?.replaceChildren(...results.map((result, i) => {
             const img = document.createElement('img');
@@ -157,7 +157,7 @@ async function loadFields(): Promise<void> {
 async function loadUnion(link: DendrogramLink): Promise<void> {
     if (!bundle || !focused || !curves) return;
     try {
-        const result = await rpc<ReceptiveFieldsResult>('unit/receptiveFields', { model: bundle.model, layer: curves.layer, units: link.leaves, image: focused.source, threshold: getState().threshold ?? 0.5 });
+        const result = await rpc('unit/receptiveFields', { model: bundle.model, layer: curves.layer, units: link.leaves, image: focused.source, threshold: getState().threshold ?? 0.5 });
         const urls = result.fields.map(field => imageUrl(field.mask)).filter((url): url is string => !!url);
         if (!urls.length) return;
         document.getElementById('cluster-masks')?.replaceChildren(await combineMaskImages(urls, 'union'), await combineMaskImages(urls, 'intersection'));

@@ -192,10 +192,10 @@ async function selectLayer(layer: string): Promise<void> {
     bundle = { ...bundle, pending: [...bundle.pending, 'layer/reduce'] };
     render();
     try {
-        const reduce = await rpc<LayerReduceResult>('layer/reduce', { model: bundle.model, layer, items: { images: [bundle.imagePath, adversarialPath] }, reduction: 'difference', i: 1, j: 0, topK: 8 });
+        const reduce = await rpc('layer/reduce', { model: bundle.model, layer, items: { images: [bundle.imagePath, adversarialPath] }, reduction: 'difference', i: 1, j: 0, topK: 8 });
         let maps: LayerActivationMapsResult | undefined;
         try {
-            maps = await rpc<LayerActivationMapsResult>('layer/activationMaps', { model: bundle.model, layer, item: adversarialPath, units: reduce.top.map(t => t.unit), format: 'png' });
+            maps = await rpc('layer/activationMaps', { model: bundle.model, layer, item: adversarialPath, units: reduce.top.map(t => t.unit), format: 'png' });
         } catch { /* maps are optional (dense layers have none) */ }
         bundle = { ...bundle, layer: reduce, maps, pending: bundle.pending.filter(m => m !== 'layer/reduce') };
     } catch (error) {

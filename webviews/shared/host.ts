@@ -1,7 +1,7 @@
 // The webview side of the host channel: acquireVsCodeApi once, typed post, state across hide/show, and `rpc` calls
 // that the extension relays to the daemon (answered by `rpcResult` with the same requestId).
 import type { HostMessage, ViewState, WebviewMessage } from './messages';
-import type { MethodName } from '../../vscode-advvis/src/daemon/protocol';
+import type { MethodName, ParamsOf, ResultOf } from '../../vscode-advvis/src/daemon/protocol';
 
 interface VsCodeApi {
     postMessage(message: unknown): void;
@@ -28,10 +28,10 @@ export function updateState(patch: Partial<ViewState>): void {
 }
 
 /** Asks the host to relay a daemon method; rejects with the JSON-RPC error (code -32601: the daemon lacks it). */
-export function rpc<T>(method: MethodName, params: unknown): Promise<T> {
+export function rpc<M extends MethodName>(method: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
     const requestId = nextRequestId++;
     post({ type: 'rpc', requestId, method, params });
-    return new Promise<T>((resolve, reject) => pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject }));
+    return new Promise<ResultOf<M>>((resolve, reject) => pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject }));
 }
 
 /** Installs the message listener, then announces `ready`; onMessage sees every message except rpc results. */

@@ -8,10 +8,11 @@ import { backgroundSize, describeAttack } from '../config';
 import { DaemonError } from '../daemon/client';
 import { describeError, isCancelled, isMissingMethod } from '../daemon/errors';
 import { inlineFiles } from '../daemon/inline';
-import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName } from '../daemon/protocol';
+import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName, ParamsOf } from '../daemon/protocol';
 import type { ExplanationBundle, WebviewMessage } from '../../../webviews/shared/messages';
 import { attachWebview, webviewOptions, type WebviewChannel } from '../panels/webviewHost';
 import { currentAttack, modelEntry, pickModel } from './pickers';
+import { explanationParts } from './explainParts';
 
 export const imageExtensions = ['.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.pgm', '.npy'];
 const panelMethods: readonly MethodName[] = ['layer/reduce', 'layer/activationMaps', 'unit/receptiveFields', 'unit/connections', 'unit/visualize'];
@@ -104,28 +105,8 @@ export class ExplanationPanel {
 
     /** The views after explain/run: Flow View profiles, Layer View at the diverging point, RFs, vulnerability maps, attribution graph. */
     private async loadParts(): Promise<void> {
-        const b = this.bundle, explain = b.explain!;
-        const adversarial = explain.attack.adversarialPath;
-        const diverging = explain.divergingPoint?.layer ?? explain.layers[explain.layers.length - 1]?.layer;
-        const topUnits = explain.layers.find(layer => layer.layer === diverging)?.topChangedUnits.map(unit => unit.unit) ?? [];
-        const background = await this.background();
-        type Part = { method: MethodName; key: keyof ExplanationBundle; skip?: string; run: () => Promise<unknown> };
-        const parts: Part[] = [
-            { method: 'profiles/compute', key: 'profiles', skip: !explain.layers.length ? 'explain/run gave no layers' : !background ? 'no background images: add a "background" data set for this model in advvis.json, or put more images beside this one' : undefined,
-                run: () => this.call('profiles/compute', { model: b.model, layers: explain.layers.map(layer => layer.layer), background: background!, foreground: adversarial ? [b.imagePath, adversarial] : [b.imagePath], labelBy: 'predicted', seed: 42 }) },
-            { method: 'layer/reduce', key: 'layer', skip: !diverging || !adversarial ? 'no diverging layer' : undefined,
-                run: () => this.call('layer/reduce', { model: b.model, layer: diverging!, items: { images: [b.imagePath, adversarial!] }, reduction: 'difference', i: 1, j: 0, topK: 8 }) },
-            { method: 'layer/activationMaps', key: 'maps', skip: !diverging || !adversarial || !topUnits.length ? 'no units to show' : undefined,
-                run: () => this.call('layer/activationMaps', { model: b.model, layer: diverging!, item: adversarial!, units: topUnits.slice(0, 8), format: 'png' }) },
-            { method: 'unit/receptiveFields', key: 'fieldsBenign', skip: !diverging || !topUnits.length ? 'no units to show' : undefined,
-                run: () => this.call('unit/receptiveFields', { model: b.model, layer: diverging!, units: topUnits, image: b.imagePath }) },
-            { method: 'unit/receptiveFields', key: 'fieldsAdversarial', skip: !diverging || !adversarial || !topUnits.length ? 'no units to show' : undefined,
-                run: () => this.call('unit/receptiveFields', { model: b.model, layer: diverging!, units: topUnits, image: adversarial! }) },
-            { method: 'vulnerability/map', key: 'vulnerability', skip: !adversarial ? 'no adversarial image' : undefined,
-                run: () => this.call('vulnerability/map', { model: b.model, image: b.imagePath, adversarial: adversarial! }) },
-            { method: 'attribution/graph', key: 'attribution', skip: explain.benign.class === explain.adversarial.class ? 'the attack did not change the class' : undefined,
-                run: () => this.call('attribution/graph', { model: b.model, items: { images: [b.imagePath] }, benignClass: explain.benign.class, targetClass: explain.adversarial.class, attack: b.attack }) },
-        ];
+        const b = this.bundle;
+        const parts = explanationParts(b, await this.background());
         const runnable = parts.filter(part => !part.skip);
         this.update({ pending: [...new Set(runnable.map(part => part.method))], missing: [...b.missing, ...parts.filter(part => part.skip).map(part => ({ method: part.method, message: part.skip! }))] });
         await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AdvVis: computing the views', cancellable: true }, async (progress, token) => {
@@ -134,7 +115,7 @@ export class ExplanationPanel {
                 if (this.disposed || this.cancel.token.isCancellationRequested) break;
                 progress.report({ message: part.method, increment: 100 / runnable.length });
                 try {
-                    const result = await part.run();
+                    const result = await this.call(part.method, part.params);
                     this.update({ [part.key]: result, pending: this.pendingAfter(runnable, index) });
                 } catch (error) {
                     if (!isMissingMethod(error) && !isCancelled(error)) this.ctx.output.warn(`${part.method}: ${(error as Error).message}`);
@@ -149,8 +130,8 @@ export class ExplanationPanel {
         return [...new Set(parts.slice(index + 1).map(part => part.method))];
     }
 
-    private async call<M extends MethodName>(method: M, params: Parameters<Ctx['request']>[1] & object): Promise<unknown> {
-        return inlineFiles(await this.ctx.request(method, params as never, { token: this.cancel.token, onProgress: () => undefined }));
+    private async call<M extends MethodName>(method: M, params: ParamsOf<M>): Promise<unknown> {
+        return inlineFiles(await this.ctx.request(method, params, { token: this.cancel.token, onProgress: () => undefined }));
     }
 
     /** Background for the Flow View: the model's advvis.json data set, else the images beside this one. */

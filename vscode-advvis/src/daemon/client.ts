@@ -3,7 +3,7 @@
 // handles stay valid), gives up after repeated crashes, shuts down politely. No vscode import: UI goes through hooks.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import {
-    createMessageConnection, ProgressType, ResponseError, StreamMessageReader, StreamMessageWriter,
+    createMessageConnection, ParameterStructures, ProgressType, ResponseError, StreamMessageReader, StreamMessageWriter,
     type CancellationToken, type MessageConnection,
 } from 'vscode-jsonrpc/node';
 import type { DaemonCommand } from './bootstrap';
@@ -69,7 +69,11 @@ export class DaemonClient {
             sent = { ...(params as object), workDoneToken: token };
         }
         try {
-            const result = await (sent === undefined ? connection.sendRequest(method, options.token) : connection.sendRequest(method, sent, options.token));
+            // Params always travel by name (the daemon rejects positional arrays); an absent token must not be passed,
+            // or vscode-jsonrpc would send [params, null] as a positional array.
+            const args: unknown[] = sent === undefined ? [] : [ParameterStructures.byName, sent];
+            if (options.token) args.push(options.token);
+            const result = await connection.sendRequest(method, ...args);
             if (method === 'model/open') this.openModels.set((params as { path: string }).path, (result as ModelInfo).handle);
             if (method === 'workspace/configure') this.configure = { ...this.configure, ...(params as WorkspaceConfigureParams) };
             return result as ResultOf<M>;
@@ -119,9 +123,9 @@ export class DaemonClient {
         try {
             const ping = await connection.sendRequest('daemon/ping') as { version?: string };
             this.hooks.log(`daemon ready, version ${ping?.version ?? '?'}`);
-            if (this.configure) await connection.sendRequest('workspace/configure', this.configure);
+            if (this.configure) await connection.sendRequest('workspace/configure', ParameterStructures.byName, this.configure);
             for (const path of this.openModels.keys()) {
-                try { await connection.sendRequest('model/open', { path }); } catch (error) { this.hooks.log(`could not re-open ${path}: ${(error as Error).message}`); this.openModels.delete(path); }
+                try { await connection.sendRequest('model/open', ParameterStructures.byName, { path }); } catch (error) { this.hooks.log(`could not re-open ${path}: ${(error as Error).message}`); this.openModels.delete(path); }
             }
         } catch (error) {
             const tail = this.stderrTail.trim();

@@ -110,9 +110,13 @@ export interface VulnerabilityMapParams { model: string; image: string; attack?:
 export interface VulnerabilityMapResult {
     height: number; width: number; benignClass: number; adversarialClass: number; bMap: ArrayData; aMap: ArrayData; bMask: ImageData; aMask: ImageData; fromCache: boolean;
 }
-export interface ReceptiveFieldsParams { model: string; layer: string; units: number[]; image: string; threshold?: number; vulnerabilityOf?: string; attack?: AttackSpec }
-export interface ReceptiveField { unit: number; mask: ImageData; coverage: number; iou?: number }
-export interface ReceptiveFieldsResult { layer: string; fields: ReceptiveField[] }
+export interface ReceptiveFieldsParams {
+    model: string; layer: string; units: number[]; image: string; threshold?: number;
+    /** The image's adversarial twin (an item path): then each field gets its IoU with the vulnerability map. */
+    adversarial?: string; halfSize?: number; stride?: number; topPercent?: number;
+}
+export interface UnitReceptiveField { unit: number; mask: ImageData; coverage: number; iou?: number }
+export interface ReceptiveFieldsResult { layer: string; fields: UnitReceptiveField[] }
 export type RankBy = 'bandGap' | 'curveGap' | 'iou';
 export interface NeuronsRankParams {
     model: string; items: ItemsRef; attack: AttackSpec; layer?: string; by?: RankBy; benignClass?: number; adversarialClass?: number; confidence?: number; topK?: number;
@@ -123,10 +127,11 @@ export interface NeuronsRankResult {
     adversarialMean: ArrayData; adversarialBand: ArrayData; fromCache: boolean;
 }
 export type ClusterMetric = 'l2' | 'iou' | 'activation';
-export type ClusterLinkage = 'average' | 'complete' | 'ward';
-export interface NeuronsClusterParams { model: string; layer: string; units: number[]; image: string; metric?: ClusterMetric; linkage?: ClusterLinkage; threshold?: number }
-export interface Merge { left: number; right: number; distance: number; size: number }
-export interface NeuronsClusterResult { units: number[]; merges: Merge[]; leafOrder: number[] }
+export type ClusterLinkage = 'single' | 'average' | 'complete' | 'ward';
+/** `images`: one or more item paths (e.g. a benign image and its adversarial twin); `units` defaults to every unit of `layer`. */
+export interface NeuronsClusterParams { model: string; layer: string; images: string[]; units?: number[]; metric?: ClusterMetric; linkage?: ClusterLinkage; threshold?: number }
+export interface ClusterMerge { left: number; right: number; distance: number; size: number }
+export interface NeuronsClusterResult { units: number[]; merges: ClusterMerge[]; leafOrder: number[] }
 export type UnitGroup = 'suppressed' | 'emphasized' | 'shared';
 export interface AttributionGraphParams {
     model: string; items: ItemsRef; benignClass: number; targetClass: number; attack: AttackSpec; layers?: string[]; topUnits?: number; topEdges?: number;
@@ -147,8 +152,9 @@ export interface ExportWriteParams { fileName: string; format: ExportFormat; arr
 export interface ExportWriteResult { path: string; bytes: number }
 
 // ---- built-ins ----
-export interface PingResult { ok: boolean; version: string }
-export interface MethodsResult { methods: { name: string; mutates: boolean; notification: boolean }[] }
+// The daemon answers ping with `pong` (docs/protocol.md says `ok`): accept either.
+export interface PingResult { ok?: boolean; pong?: boolean; version: string }
+export interface MethodsResult { methods: { name: string; mutates: boolean; kind: 'request' | 'notification'; builtIn: boolean }[] }
 
 /** Every method: [params, result] (ProtocolCatalog.cs). */
 export interface Methods {

@@ -46,7 +46,7 @@ describe('DaemonClient against a stand-in daemon', () => {
     it('answers, reports missing methods with -32601 and relays progress', async () => {
         const c = client();
         expect(await c.request('model/open', { path: '/m.onnx' })).toMatchObject({ handle: 'h-7' });
-        const error = await c.request('neurons/cluster', { model: 'h', layer: 'x', units: [1], image: 'i' }).catch(e => e);
+        const error = await c.request('neurons/cluster', { model: 'h', layer: 'x', units: [1], images: ['i'] }).catch(e => e);
         expect(error).toBeInstanceOf(DaemonError);
         expect(error.code).toBe(-32601);
         const progress: ProgressValue[] = [];
