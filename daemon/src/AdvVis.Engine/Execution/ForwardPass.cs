@@ -84,7 +84,7 @@ public sealed class ForwardPass
             {
                 throw new EngineException($"Node '{node.Name}' ({node.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "none"))}: {e.Message}", e);
             }
-            if (Profiler.Enabled) Profiler.Add(node.OpType + " fwd", started);
+            if (Profiler.Enabled) Profiler.Add(Profiler.Key(node, inputs) + " fwd", started);
             if (options.RecordForBackward) rawOutputs[ni] = outputs;
             else saved[ni] = null;
             for (int k = 0; k < node.Outputs.Length && k < outputs.Length; k++)
@@ -205,7 +205,7 @@ public sealed class ForwardPass
             });
             long started = Profiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             node.Op.Backward(context);
-            if (Profiler.Enabled) Profiler.Add(node.OpType + " bwd", started);
+            if (Profiler.Enabled) Profiler.Add(Profiler.Key(node, inputs) + " bwd", started);
             // Every reader of these outputs comes later in the graph and has been visited: their gradients are final
             // and consumed. Dropping them keeps backward's memory near one layer's worth instead of the whole graph's.
             foreach (var o in node.Outputs)
@@ -241,6 +241,12 @@ internal static class Profiler
     {
         if (Enabled) AppDomain.CurrentDomain.ProcessExit += (_, _) => Report();
     }
+
+    /// <summary>The op type, with convolutions split by kernel size and depthwise-ness.</summary>
+    public static string Key(ModelNode node, Tensor?[] inputs) =>
+        node.OpType == "Conv" && inputs.Length > 1 && inputs[1] is { Rank: 4 } w
+            ? $"Conv {w.Shape[2]}x{w.Shape[3]}{(w.Shape[1] == 1 && inputs[0]!.Shape[1] > 1 ? " depthwise" : "")}"
+            : node.OpType;
 
     public static void Add(string key, long started)
     {
