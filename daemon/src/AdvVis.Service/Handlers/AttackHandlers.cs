@@ -1,15 +1,100 @@
-// attack/run: thin handler over AdvVis.Attacks.
+// attack/run: thin handler over AdvVis.Attacks (Attack.Run on pixel batches through the model's AttackModel).
+using AdvVis.Attacks;
+using AdvVis.Data;
+using AdvVis.Engine;
+using AdvVis.Service.Cache;
 using AdvVis.Service.Daemon;
+using AdvVis.Service.JsonRpc;
 using AdvVis.Service.Protocol;
+using AttackKind = AdvVis.Service.Protocol.AttackKind;
 
 namespace AdvVis.Service.Handlers;
 
 internal static class AttackHandlers
 {
     public static void Register(Registrar r) =>
-        r.Add<AttackRunParams, AttackRunResult>("attack/run", (p, _) =>
+        r.Add<AttackRunParams, AttackRunResult>("attack/run", (p, context) =>
         {
-            r.State.Models.Get(p.Model);
-            throw Common.NotImplemented("attack/run", Pending.Attacks);
+            var model = r.State.Models.Get(p.Model);
+            var batch = Items.Load(model, p.Items, context.CancellationToken, maxItems: 10_000);
+            var options = Options(p.Attack);
+            return Common.Cached(r, context, "attack/run", model.Sha256, p with { Items = new ItemsRef() }, batch.Fingerprint, blobs =>
+            {
+                context.BeginProgress($"Attack ({p.Attack.Kind})", $"0/{batch.Count} items", 0, cancellable: true);
+                var (run, cleanScores, advScores, labels) = Run(model, batch, options, context);
+                var items = p.PerImage ? run.Images.Select(o => Item(r, model, batch, run, o, cleanScores, advScores, blobs, p.ReturnImages, p.Attack.Eps)).ToArray() : null;
+                var s = run.Summary;
+                return new AttackRunResult(s.Count, s.CleanAccuracy, s.AdversarialAccuracy, s.SuccessRate, s.MeanLinf, s.MeanL2, "pixel [0,1]", items, false);
+            }, hit => hit with { FromCache = true });
         });
+
+    public static AttackOptions Options(AttackSpec a)
+    {
+        var kind = a.Kind switch
+        {
+            AttackKind.Fgsm => a.Norm == AttackNorm.L2 ? Attacks.AttackKind.Fgm : Attacks.AttackKind.Fgsm,
+            AttackKind.Pgd => Attacks.AttackKind.Pgd,
+            AttackKind.Cw => Attacks.AttackKind.CarliniWagnerL2,
+            _ => Attacks.AttackKind.DeepFool,
+        };
+        var defaults = new AttackOptions();
+        return new AttackOptions
+        {
+            Kind = kind, Norm = a.Norm == AttackNorm.L2 ? Norm.L2 : Norm.LInf, Epsilon = a.Eps,
+            StepSize = a.Kind == AttackKind.Cw ? null : a.Alpha, Steps = a.Steps ?? (a.Kind == AttackKind.Fgsm ? 1 : defaults.Steps),
+            RandomStart = a.RandomStart, EarlyStop = a.EarlyStop, Seed = unchecked((int)a.Seed), Kappa = a.Kappa ?? 0f, TargetClass = a.TargetClass,
+            BinarySearchSteps = a.BinarySearchSteps ?? defaults.BinarySearchSteps, InitialConst = a.InitialConst ?? defaults.InitialConst,
+            LearningRate = a.Kind == AttackKind.Cw && a.Alpha is { } lr ? lr : defaults.LearningRate,
+        };
+    }
+
+    public static AttackModel AttackModelFor(OpenModel model)
+    {
+        var pre = Items.RequireImageModel(model);
+        return new AttackModel(model.Model, pre.Channels, pre.Height, pre.Width, PixelNormalization.From255(pre.Scale, pre.Mean, pre.Std));
+    }
+
+    /// <summary>Runs the attack; items without labels are attacked away from their clean prediction.</summary>
+    public static (AttackRun Run, Scores Clean, Scores Adversarial, int[] Labels) Run(OpenModel model, ItemBatch batch, AttackOptions options, RequestContext context)
+    {
+        var attackModel = AttackModelFor(model);
+        var clean = attackModel.Evaluate(batch.Pixels, context.CancellationToken);
+        int[] labels = batch.HasLabels ? batch.Labels : Enumerable.Range(0, batch.Count).Select(clean.Predicted).ToArray();
+        var run = Attack.Run(attackModel, batch.Pixels, labels, options, null, new SyncProgress(context), context.CancellationToken);
+        var adversarial = attackModel.Evaluate(run.Adversarial, context.CancellationToken);
+        return (run, clean, adversarial, labels);
+    }
+
+    public static AttackItem Item(Registrar r, OpenModel model, ItemBatch batch, AttackRun run, ImageOutcome o, Scores clean, Scores adversarial,
+        BlobWriter blobs, bool images, float eps)
+    {
+        var pre = Items.RequireImageModel(model);
+        var names = model.Labels?.Names ?? (batch.ClassNames.Count > 0 ? batch.ClassNames : null);
+        int per = pre.Channels * pre.Height * pre.Width;
+        var advPixels = run.Adversarial.Data.AsSpan(o.Index * per, per);
+        string? path = null;
+        if (blobs.CanWrite)
+            path = blobs.Write(".npy", Npy.ToBytes(new NpyArray(Items.PixelsToInput(pre, advPixels), 1, pre.Channels, pre.Height, pre.Width)));
+        ImageData? adversarialImage = null, perturbation = null;
+        if (images)
+        {
+            adversarialImage = Payloads.Png(Items.ToImage(pre, advPixels), blobs, r.State.InlineLimitBytes);
+            var clean0 = batch.Pixels.Data.AsSpan(o.Index * per, per);
+            float maxAbs = 1e-12f;
+            for (int i = 0; i < per; i++) maxAbs = Math.Max(maxAbs, Math.Abs(advPixels[i] - clean0[i]));
+            var delta = new float[per];
+            for (int i = 0; i < per; i++) delta[i] = 0.5f + 0.5f * (advPixels[i] - clean0[i]) / maxAbs;
+            perturbation = Payloads.Png(Items.ToImage(pre, delta), blobs, r.State.InlineLimitBytes);
+        }
+        return new AttackItem(batch.Sources[o.Index], batch.HasLabels ? o.Label : null,
+            Common.Predict(clean.Probabilities(o.Index), names), Common.Predict(adversarial.Probabilities(o.Index), names),
+            o.Success, o.Linf, o.L2, o.BenignProbabilityDrop, o.AdversarialProbabilityGain, path, adversarialImage, perturbation);
+    }
+
+    /// <summary>Reports attack progress on the caller's thread (Progress&lt;T&gt; would post and reorder).</summary>
+    private sealed class SyncProgress(RequestContext context) : IProgress<AttackProgress>
+    {
+        public void Report(AttackProgress value) =>
+            context.ReportProgress($"{value.ImagesDone}/{value.Images} items · {value.Stage}", (int)Math.Round(Math.Clamp(value.Fraction, 0, 1) * 100));
+    }
 }

@@ -18,7 +18,7 @@ internal static class Common
     public static T Cached<T>(Registrar r, RequestContext context, string method, string modelSha, object parameters, string itemsFingerprint,
         Func<BlobWriter, T> compute, Func<T, T> markFromCache)
     {
-        var options = r.Endpoint.SerializerOptions;
+        var options = CacheOptions(r.Endpoint.SerializerOptions);
         string key = ResultCache.Key(method, modelSha, itemsFingerprint, JsonSerializer.Serialize(parameters, parameters.GetType(), options),
             r.State.InlineLimitBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (r.State.Cache.TryGet<T>(key, options, out var hit) && hit is not null)
@@ -32,6 +32,12 @@ internal static class Common
         r.State.Cache.Put(key, result, blobs, options);
         return result;
     }
+
+    private static JsonSerializerOptions? _cacheOptions;
+
+    /// <summary>The wire settings, minus strict binding (stored results omit nulls, which strict binding would reject).</summary>
+    private static JsonSerializerOptions CacheOptions(JsonSerializerOptions wire) =>
+        _cacheOptions ??= new JsonSerializerOptions(wire) { RespectRequiredConstructorParameters = false, RespectNullableAnnotations = false };
 
     /// <summary>Blobs for a non-cached result (large arrays still leave by path when a cache folder exists).</summary>
     public static BlobWriter TransientBlobs(Registrar r) => r.State.Cache.Blobs(ResultCache.Key("transient", Guid.NewGuid().ToString("N")));
