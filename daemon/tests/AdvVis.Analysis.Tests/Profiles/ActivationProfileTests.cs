@@ -171,3 +171,45 @@ public sealed class ActivationProfileTests(PaperCnnFixture fixture, ITestOutputH
         public void Report(double value) => report(value);
     }
 }
+
+/// <summary>Timings printed for the report (never asserted: the machine is shared). Run with --filter Category=Benchmark.</summary>
+[Collection(nameof(AdvVis.Analysis.Tests.Projection.BenchmarkCollection))]
+public sealed class ActivationProfileBenchmarks(ITestOutputHelper output)
+{
+    [Fact]
+    [Trait("Category", "Benchmark")]
+    public void FiveRealLayersTwoThousandItemsOneD()
+    {
+        var fixture = new PaperCnnFixture();
+        var layers = fixture.FlowLayers.Select(l => fixture.Set[l].Values).ToArray();
+        var input = new FlowInput(fixture.FlowLayers, layers, fixture.Labels, LabelSource.True);
+        ActivationProfiles.Compute(input with { Background = layers.Select(l => new DenseMatrix(l.Data[..(200 * l.Columns)], 200, l.Columns)).ToArray(), Labels = fixture.Labels[..200] },
+            new FlowOptions { Projection = new AlignedUmapOptions { Layer = new UmapOptions { Components = 1, Epochs = 5 } } }); // JIT warm-up
+        Process self = Process.GetCurrentProcess();
+        for (int run = 0; run < 2; run++)
+        {
+            TimeSpan cpu = self.TotalProcessorTime;
+            var watch = Stopwatch.StartNew();
+            FlowResult r = ActivationProfiles.Compute(input, new FlowOptions());
+            self.Refresh();
+            output.WriteLine($"run {run}: {watch.Elapsed.TotalSeconds:F2} s wall (projection {r.Timings.ProjectionSeconds:F2} s), " +
+                             $"{(self.TotalProcessorTime - cpu).TotalSeconds:F2} s CPU, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        }
+    }
+
+    [Fact]
+    [Trait("Category", "Benchmark")]
+    public void ActivationMaximizationOnSqueezeNet()
+    {
+        Model model = AdvVis.Analysis.Tests.Architecture.Models.Load(AdvVis.Analysis.Tests.Architecture.Models.Shared("squeezenet1.0-fp32-logits.onnx"));
+        var transform = AdvVis.Analysis.Layers.PixelTransform.FromNormalisation(1f, [104f, 117f, 123f], [1f, 1f, 1f]);
+        foreach (string layer in new[] { "fire2/squeeze1x1_2", "fire5/squeeze1x1_2" })
+        {
+            var watch = Stopwatch.StartNew();
+            var r = AdvVis.Analysis.Layers.ActivationMaximization.Run(model, layer, 3, [1, 3, 224, 224], transform,
+                new AdvVis.Analysis.Layers.ActivationMaximizationOptions { Steps = 16 });
+            output.WriteLine($"SqueezeNet {layer} unit 3: 16 steps in {watch.Elapsed.TotalSeconds:F2} s " +
+                             $"({watch.Elapsed.TotalSeconds / 16 * 128:F1} s for 128); activation {r.StartActivation:F3} → {r.FinalActivation:F3}");
+        }
+    }
+}
