@@ -26,6 +26,11 @@ public static class CliApp
                                                      attack one image; per-layer divergence, the diverging point,
                                                      the most changed units; JSON + a static HTML report
           advvis demo [--out DIR]                    the shipped MNIST default, explained in an HTML report
+          advvis vulnerability MODEL IMAGE [attack options | --adversarial FILE] [--layer NAME] [--k 2] [--stride 1] [--top 0.2] [--out DIR] [--json] [--bench]
+                                                     Li et al.: bMap/aMap by region substitution, unit RFs ranked by IoU
+          advvis attribution MODEL --data DATA --benign-class B --target-class T|none [attack options] [--layers L1,L2]
+                 [--fractionation E1,E2,...] [--delete LAYER:U1,U2] [--json]
+                                                     MASSIF: attribution graph, suppressed/emphasized/shared units
           advvis --version
 
         preprocessing (attack/explain; override MODEL.onnx.advvis.json or a workspace advvis.json):
@@ -63,6 +68,8 @@ public static class CliApp
             {
                 "attack" => AttackCommand.Run(options, cancel.Token),
                 "explain" => ExplainCommand.Run(options, cancel.Token),
+                "vulnerability" => VulnerabilityCommand.Run(options, cancel.Token),
+                "attribution" => AttributionCommand.Run(options, cancel.Token),
                 "demo" => DemoCommand.Run(options, cancel.Token),
                 "info" => InfoCommand.Run(options),
                 "infer" => InferCommand.Run(options),
@@ -109,7 +116,7 @@ public sealed class ParsedArgs
     public List<string> Positional { get; } = [];
     public Dictionary<string, string?> Options { get; } = new(StringComparer.Ordinal);
 
-    private static readonly HashSet<string> Flags = ["--json", "--skip-unsupported", "--claimed-only", "--backward", "--per-image", "--random-start", "--early-stop"];
+    private static readonly HashSet<string> Flags = ["--json", "--skip-unsupported", "--claimed-only", "--backward", "--per-image", "--random-start", "--early-stop", "--bench"];
 
     public static ParsedArgs Parse(IEnumerable<string> args)
     {
