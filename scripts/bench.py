@@ -33,7 +33,10 @@ CASES = [  # (model path, batch sizes)
 
 def run_json(cmd, env=None):
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    try:
+        return json.loads(out[out.index("{"):])  # advvis prints one (indented) object
+    except json.JSONDecodeError:
+        return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
 
 
 def run_jsons(cmd):

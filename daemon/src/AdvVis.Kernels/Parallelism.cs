@@ -22,7 +22,7 @@ public static class Parallelism
     public static void For(int count, long work, Action<int> body)
     {
         // Nested parallel regions run sequentially: the outer split already keeps every core busy.
-        if (count <= 1 || _maxThreads == 1 || work < 1 << 16 || _insideParallelRegion)
+        if (count <= 1 || _maxThreads == 1 || work < 1 << 19 || _insideParallelRegion)
         {
             for (int i = 0; i < count; i++) body(i);
             return;
