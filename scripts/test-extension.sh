@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Tests of the VS Code extension and its webviews: installs npm packages (npm ci) and Debian's chromium when missing,
-# bundles, type-checks, then runs (1) the webview bundles in headless chromium (draw times printed, screenshots in
-# out/test-artifacts/) and (2) the extension's unit tests against a stand-in daemon. Never downloads a browser.
+# Tests of the VS Code extension and its webviews: installs npm packages (npm ci), Debian's chromium and code-server
+# (npm) when missing, builds the daemon if needed, bundles, packages the .vsix, type-checks, then runs (1) the webview
+# bundles in headless chromium (draw times printed, screenshots in out/test-artifacts/), (2) the extension's unit tests
+# against a stand-in daemon, (3) its client and converters against the real daemon, and (4) the end-to-end test in a
+# real VS Code (code-server + the .vsix + the real daemon, driven by playwright-core). Never downloads a browser.
 # Last line: `N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,34 @@ dll=daemon/src/AdvVis.Cli/bin/Debug/net10.0/advvis.dll
 if [ ! -f "$dll" ]; then
   dotnet build daemon/src/AdvVis.Cli -nologo -v q -clp:ErrorsOnly || fail "could not build the daemon"
 fi
+# A real VS Code for the end-to-end test: code-server from the npm registry (VS Code 1.100.3, runs on node 20), once,
+# into ~/.cache/advvis. Its native modules need a few -dev packages; @vscode/ripgrep would download rg, so its cache is
+# pre-filled with Debian's. Never downloads a browser or VS Code itself.
+code_server_dir="${ADVVIS_TOOLS:-$HOME/.cache/advvis}/code-server-4.100.3"
+export ADVVIS_CODE_SERVER="$code_server_dir/node_modules/code-server/out/node/entry.js"
+if [ ! -f "$ADVVIS_CODE_SERVER" ]; then
+  missing=()
+  for p in libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "test-extension: installing Debian packages for code-server: ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; } >/dev/null || echo "test-extension: could not install ${missing[*]}"
+  fi
+  rg_cache="${TMPDIR:-/tmp}/vscode-ripgrep-cache-1.15.11"
+  if [ -x /usr/bin/rg ] && [ ! -f "$rg_cache/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" ]; then
+    mkdir -p "$rg_cache" && tmp_rg=$(mktemp -d) && cp /usr/bin/rg "$tmp_rg/rg" \
+      && tar -C "$tmp_rg" -czf "$rg_cache/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" rg; rm -rf "$tmp_rg"
+  fi
+  echo "test-extension: installing code-server 4.100.3 (npm) into $code_server_dir"
+  started=$(date +%s)
+  mkdir -p "$code_server_dir" && [ -f "$code_server_dir/package.json" ] || echo '{"private": true}' >"$code_server_dir/package.json"
+  (cd "$code_server_dir" && npm_config_unsafe_perm=true npm_config_yes=true npm install --no-audit --no-fund --loglevel=error code-server@4.100.3 >install.log 2>&1) \
+    || { echo "test-extension: code-server install failed (the end-to-end test will fail):"; tail -20 "$code_server_dir/install.log"; }
+  echo "test-extension: code-server install took $(( $(date +%s) - started )) s"
+fi
 node vscode-advvis/build.mjs || fail "bundling failed"
+# The .vsix the end-to-end test installs (production bundles; the browser tests then run the same minified views).
+npm run --silent package >/dev/null || fail "npm run package failed"
 npx --no-install tsc -p vscode-advvis/tsconfig.json || fail "type errors in vscode-advvis/"
 npx --no-install tsc -p webviews/tsconfig.json || fail "type errors in webviews/"
 
@@ -33,7 +62,8 @@ const report = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8
 const suites = new Map();
 for (const file of report.testResults) {
     const name = file.name.includes('/webviews/') ? 'webviews (headless chromium)'
-        : file.name.includes('/test/daemon/') ? 'vscode-advvis (real daemon)' : 'vscode-advvis (unit)';
+        : file.name.includes('/test/daemon/') ? 'vscode-advvis (real daemon)'
+        : file.name.includes('/test/e2e/') ? 'vscode-advvis (end-to-end in code-server)' : 'vscode-advvis (unit)';
     const counts = suites.get(name) ?? { passed: 0, failed: 0, skipped: 0 };
     for (const test of file.assertionResults) test.status === 'passed' ? counts.passed++ : test.status === 'failed' ? counts.failed++ : counts.skipped++;
     if (file.status === 'failed' && !file.assertionResults.length) counts.failed++;

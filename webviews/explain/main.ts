@@ -86,7 +86,7 @@ function note(parent: HTMLElement, text: string): void {
 
 function missingNote(parent: HTMLElement, ...methods: string[]): boolean {
     const missing = bundle!.missing.filter(entry => methods.includes(entry.method));
-    for (const entry of missing) note(parent, `${entry.method}: ${entry.message}`);
+    for (const entry of missing) note(parent, entry.message.includes(entry.method) ? entry.message : `${entry.method}: ${entry.message}`);
     const pending = bundle!.pending.filter(method => methods.includes(method));
     if (pending.length) note(parent, `Computing (${pending.join(', ')})…`);
     return missing.length > 0 || pending.length > 0;
@@ -178,9 +178,20 @@ function flow(explanation: Explanation): void {
         .attr('x', s => x(s.layer)!).attr('width', x.bandwidth()).attr('y', s => y(s.score)).attr('height', s => y(0) - y(s.score))
         .on('click', (_, s) => onSelectLayer(s.layer))
         .append('title').text(s => `${s.layer}: score ${s.score.toFixed(3)}`);
+    const labels = shortLayerNames(scores.map(s => s.layer), Math.max(6, Math.floor(x.bandwidth() / 7)));
     chart.selectAll('text.layer').data(scores).join('text').attr('class', 'layer').attr('x', s => x(s.layer)! + x.bandwidth() / 2).attr('y', height - 26)
-        .attr('text-anchor', 'middle').text(s => (s.layer.length > 12 ? `…${s.layer.slice(-11)}` : s.layer));
+        .attr('text-anchor', 'middle').text((_, i) => labels[i]);
     note(container, 'Distance between benign and adversarial activations per layer (diverging point in red). Click a bar for its Layer View.');
+}
+
+/** Layer names for narrow labels: the suffix they all share (e.g. "_Output_0") dropped, then cut to `max` characters. */
+function shortLayerNames(names: string[], max: number): string[] {
+    let common = names.length > 1 ? names[0] : '';
+    for (const name of names) while (common && !name.endsWith(common)) common = common.slice(1);
+    return names.map(name => {
+        const short = common && name.length > common.length ? name.slice(0, name.length - common.length) : name;
+        return short.length > max ? `${short.slice(0, max - 1)}…` : short;
+    });
 }
 
 async function selectLayer(layer: string): Promise<void> {

@@ -22,7 +22,8 @@ export function describeError(method: string, error: unknown): string {
         case ErrorCodes.MethodNotFound:
             return `This daemon build does not offer "${method}" yet, so that part is not shown.`;
         case ErrorCodes.NotImplemented:
-            return `The daemon cannot compute "${method}" in this build: ${failure.message}`;
+            // The daemon's message names the method and what is missing ("X is not available in this build: ...").
+            return failure.message.includes(method) ? `Not shown: ${failure.message}` : `Not shown: this daemon build cannot compute "${method}": ${failure.message}`;
         case ErrorCodes.RequestCancelled:
             return `"${method}" was cancelled.`;
         case ErrorCodes.ModelNotOpen:

@@ -1,0 +1,208 @@
+// End-to-end in a real VS Code: code-server (VS Code 1.100 server + web workbench, npm package, installed by
+// scripts/test-extension.sh into ~/.cache/advvis) with the packaged out/advvis.vsix installed and the real daemon,
+// driven by playwright-core with Debian's chromium. A workspace holds a copy of the MNIST model and digits.
+// Proves: opening the .onnx shows the Architecture View with the model's 12 nodes; right-click a digit →
+// "Explain Attack" → the explanation panel with predictions before/after and the Flow View's diverging point.
+// Asserts DOM and log files, never toasts; fails on errors in the webview consoles or the extension's log.
+// Screenshots: out/test-artifacts/e2e-*.png; the extension's log: out/test-artifacts/e2e-AdvVis.log.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+
+const root = resolve(__dirname, '../../..');
+const artifacts = resolve(root, 'out/test-artifacts');
+const vsix = resolve(root, 'out/advvis.vsix');
+const dll = process.env.ADVVIS_DLL ?? resolve(root, 'daemon/src/AdvVis.Cli/bin/Debug/net10.0/advvis.dll');
+const codeServer = process.env.ADVVIS_CODE_SERVER ?? join(homedir(), '.cache/advvis/code-server-4.100.3/node_modules/code-server/out/node/entry.js');
+const shared = resolve(root, '../shared');
+const timings: string[] = [];
+const started = Date.now();
+const mark = (label: string, since: number) => { timings.push(`${label} ${((Date.now() - since) / 1000).toFixed(1)} s`); console.log(`e2e: ${label} ${Date.now() - since} ms`); };
+
+let temp: string, workspace: string, server: ChildProcess | undefined, context: BrowserContext | undefined, page: Page;
+const consoleErrors: string[] = [];
+
+function freePort(): Promise<number> {
+    return new Promise((done, fail) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => {
+            const port = (probe.address() as { port: number }).port;
+            probe.close(() => done(port));
+        }).on('error', fail);
+    });
+}
+
+/** The webview frame (nested iframes) in which `selector` matches; polls until it appears. */
+async function frameWith(selector: string, timeoutMs: number): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        for (const frame of page.frames()) {
+            if (await frame.locator(selector).count().catch(() => 0)) return frame;
+        }
+        await page.waitForTimeout(250);
+    }
+    throw new Error(`no frame shows ${selector} after ${timeoutMs} ms`);
+}
+
+function filesUnder(dir: string): string[] {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).flatMap(name => {
+        const path = join(dir, name);
+        return statSync(path).isDirectory() ? filesUnder(path) : [path];
+    });
+}
+
+/** The extension's LogOutputChannel file ("AdvVis") written by the extension host. */
+function extensionLog(): string {
+    const file = filesUnder(join(temp, 'data', 'logs')).find(path => /AdvVis\.log$/.test(path) || /[\\/]\d+-AdvVis\.log$/.test(path));
+    return file ? readFileSync(file, 'utf8') : '';
+}
+
+async function screenshot(name: string): Promise<void> {
+    await page.screenshot({ path: join(artifacts, `e2e-${name}.png`) });
+}
+
+beforeAll(async () => {
+    for (const [what, path] of [['code-server', codeServer], ['the packaged extension (npm run package)', vsix], ['the daemon', dll], ['chromium', '/usr/bin/chromium']]) {
+        if (!existsSync(path)) throw new Error(`${what} is missing at ${path}; scripts/test-extension.sh installs/builds it.`);
+    }
+    mkdirSync(artifacts, { recursive: true });
+    temp = mkdtempSync(join(tmpdir(), 'advvis-e2e-'));
+    workspace = join(temp, 'workspace');
+    mkdirSync(join(workspace, 'digits'), { recursive: true });
+    copyFileSync(join(shared, 'models/mnist-zoo-opset7.onnx'), join(workspace, 'mnist.onnx'));
+    for (const name of ['mnist_08_5.png', ...readdirSync(join(shared, 'data/mnist/foolbox_samples')).filter(n => n.endsWith('.png')).slice(0, 7)]) {
+        copyFileSync(join(shared, 'data/mnist/foolbox_samples', name), join(workspace, 'digits', name));
+    }
+    mkdirSync(join(temp, 'data', 'User'), { recursive: true });
+    writeFileSync(join(temp, 'data', 'User', 'settings.json'), JSON.stringify({
+        'advvis.daemonPath': dll,
+        // The Activation Profiles paper's PGD (pixel space), shortened: flips the zoo CNN's digits in well under a second.
+        'advvis.attack.method': 'pgd', 'advvis.attack.epsilon': 0.3, 'advvis.attack.stepSize': 0.075, 'advvis.attack.steps': 40,
+        'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false,
+        'extensions.ignoreRecommendations': true, 'telemetry.telemetryLevel': 'off', 'update.mode': 'none',
+    }, null, 2));
+    const port = await freePort();
+    writeFileSync(join(temp, 'config.yaml'), `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+    const env = { ...process.env, XDG_DATA_HOME: join(temp, 'xdg-data'), XDG_CONFIG_HOME: join(temp, 'xdg-config'), XDG_CACHE_HOME: join(temp, 'xdg-cache') };
+    const base = [codeServer, '--config', join(temp, 'config.yaml'), '--user-data-dir', join(temp, 'data'), '--extensions-dir', join(temp, 'extensions'),
+        '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust'];
+
+    let t = Date.now();
+    execFileSync(process.execPath, [...base, '--install-extension', vsix], { env, stdio: 'pipe', timeout: 120_000 });
+    mark('install the .vsix', t);
+
+    t = Date.now();
+    server = spawn(process.execPath, [...base, workspace], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let serverOutput = '';
+    server.stdout!.on('data', chunk => { serverOutput += chunk; });
+    server.stderr!.on('data', chunk => { serverOutput += chunk; });
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+        if (await fetch(`${url}/healthz`).then(r => r.ok, () => false)) break;
+        if (i > 240 || server.exitCode !== null) throw new Error(`code-server did not start:\n${serverOutput.slice(-3000)}`);
+        await new Promise(r => setTimeout(r, 250));
+    }
+    mark('code-server ready', t);
+
+    t = Date.now();
+    context = await chromium.launchPersistentContext(join(temp, 'chromium'), {
+        executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1400, height: 900 },
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    });
+    page = context.pages()[0] ?? await context.newPage();
+    page.on('console', message => {
+        if (message.type() !== 'error') return;
+        const frameUrl = (() => { try { return message.location().url ?? ''; } catch { return ''; } })();
+        // Our webviews (vscode-webview frames running media/*.js) must log no error; the workbench's own noise is ignored.
+        if (/vscode-webview|advvis/i.test(frameUrl) || /advvis/i.test(message.text())) consoleErrors.push(`${frameUrl}: ${message.text()}`);
+    });
+    page.on('pageerror', error => { if (/advvis/i.test(String(error.stack))) consoleErrors.push(String(error)); });
+    await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist.onnx' }).waitFor({ timeout: 60_000 });
+    // Contributions (the custom editor, menus) are known once the extension host has scanned the extensions; a file
+    // opened before that opens as text, as it would for a user clicking within the first seconds.
+    for (const deadline = Date.now() + 60_000; !filesUnder(join(temp, 'data', 'logs')).some(path => path.endsWith('remoteexthost.log') && readFileSync(path, 'utf8').includes('Eager extensions activated'));) {
+        if (Date.now() > deadline) throw new Error('the extension host did not start within 60 s');
+        await page.waitForTimeout(250);
+    }
+    mark('workbench with the explorer and the extension host', t);
+}, 300_000);
+
+afterAll(async () => {
+    try { if (page) await screenshot('last'); } catch { /* best effort */ }
+    try { if (temp) writeFileSync(join(artifacts, 'e2e-AdvVis.log'), extensionLog()); } catch { /* best effort */ }
+    await context?.close().catch(() => undefined);
+    if (server?.pid) {
+        try { process.kill(-server.pid, 'SIGTERM'); } catch { /* gone */ }
+        await new Promise(r => setTimeout(r, 1000));
+        try { process.kill(-server.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    if (temp && !process.env.ADVVIS_E2E_KEEP) rmSync(temp, { recursive: true, force: true });
+    else if (temp) console.log(`e2e: kept ${temp}`);
+    console.log(`e2e timings: ${timings.join(' · ')} · total ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}, 60_000);
+
+describe('AdvVis in a real VS Code (code-server)', () => {
+    it('opening the .onnx shows the Architecture View with the model\'s 12 nodes', async () => {
+        const t = Date.now();
+        await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist.onnx' }).dblclick();
+        const frame = await frameWith('svg[data-node-count]', 90_000);
+        await expect.poll(() => frame.locator('svg[data-node-count]').getAttribute('data-node-count'), { timeout: 30_000 }).toBe('12');
+        expect(await frame.locator('g.graph-node').count()).toBeGreaterThanOrEqual(12);
+        expect(await frame.locator('g.graph-node[data-category="weighted"]').count()).toBe(2);
+        expect(await frame.locator('.toolbar strong').textContent()).toBe('mnist.onnx: 12 nodes, 5,994 parameters');
+        expect(await page.locator('.tab.active', { hasText: 'mnist.onnx' }).count()).toBe(1);
+        mark('Architecture View drawn', t);
+        await screenshot('architecture');
+    }, 150_000);
+
+    it('right-click a digit → Explain Attack shows predictions before/after and the Flow View with the diverging point', async () => {
+        const t = Date.now();
+        const folder = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'digits' });
+        await folder.click();
+        const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist_08_5.png' });
+        await row.waitFor({ timeout: 20_000 });
+        await row.click({ button: 'right' });
+        const item = page.locator('.monaco-menu .action-item', { hasText: 'Explain Attack' });
+        await item.first().waitFor({ timeout: 20_000 });
+        await page.waitForTimeout(500);
+        await screenshot('context-menu');
+        await item.first().click();
+        const frame = await frameWith('.prediction[data-role="adversarial"]', 120_000);
+        mark('Explain Attack → panel', t);
+        const benign = await frame.locator('.prediction[data-role="benign"] .label').textContent();
+        const adversarial = await frame.locator('.prediction[data-role="adversarial"] .label').textContent();
+        expect(benign).toMatch(/^Benign: 5 \(97\.8%\)$/);
+        expect(adversarial).toMatch(/^Adversarial: \d \(\d+\.\d%\)$/);
+        expect(adversarial).not.toContain('Adversarial: 5 ');
+        expect(await frame.locator('.prediction[data-role="adversarial"] img').count()).toBe(1);
+        // The Flow View: full profiles when the daemon has profiles/compute, else explain/run's per-layer scores;
+        // either way the diverging layer is marked.
+        await expect.poll(() => frame.locator('#flow [data-diverging]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+        const diverging = await frame.locator('#flow [data-diverging]').first().getAttribute('data-diverging');
+        expect(diverging).toBeTruthy();
+        // The follow-up parts settle: nothing left "Computing…", each part drawn or explained.
+        await expect.poll(() => frame.locator('.advvis-note', { hasText: 'Computing' }).count(), { timeout: 60_000 }).toBe(0);
+        expect(await frame.locator('#layer svg.unit-grid').count()).toBe(1);
+        expect(await frame.locator('#layer h2').textContent()).toContain(diverging!);
+        expect(await frame.locator('#vulnerability canvas').count()).toBeGreaterThan(0);
+        expect(await frame.locator('table.neurons tbody tr').count()).toBeGreaterThan(0);
+        mark('explanation panel complete', t);
+        await frame.locator('#flow').scrollIntoViewIfNeeded();
+        await screenshot('explanation');
+        await frame.locator('#vulnerability').scrollIntoViewIfNeeded();
+        await screenshot('explanation-neurons');
+    }, 240_000);
+
+    it('logged no error from the extension host or the webviews', async () => {
+        const log = extensionLog();
+        expect(log).toContain('daemon ready');
+        expect(log.split('\n').filter(line => /\[error\]/i.test(line))).toEqual([]);
+        expect(consoleErrors).toEqual([]);
+    });
+});
