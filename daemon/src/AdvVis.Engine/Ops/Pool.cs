@@ -15,42 +15,87 @@ public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = f
         int planes = x.Shape[0] * x.Shape[1], inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
         var y = Tensor.Uninitialized(outShape);
         var argMax = new int[planes * outPlane];
-        Parallelism.For(planes, (long)planes * outPlane * g.KernelH * g.KernelW, plane =>
-        {
-            var xs = x.Data.AsSpan(plane * inPlane, inPlane);
-            for (int oh = 0; oh < g.OutHeight; oh++)
-            for (int ow = 0; ow < g.OutWidth; ow++)
-            {
-                float best = float.NegativeInfinity;
-                int bestIndex = -1;
-                for (int kh = 0; kh < g.KernelH; kh++)
-                {
-                    int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
-                    if ((uint)ih >= (uint)g.Height) continue;
-                    for (int kw = 0; kw < g.KernelW; kw++)
-                    {
-                        int iw = ow * g.StrideW - g.PadLeft + kw * g.DilationW;
-                        if ((uint)iw >= (uint)g.Width) continue;
-                        float v = xs[ih * g.Width + iw];
-                        // Strict '>' keeps the first maximum when several taps tie.
-                        if (bestIndex < 0 || v > best) { best = v; bestIndex = ih * g.Width + iw; }
-                    }
-                }
-                int o = plane * outPlane + oh * g.OutWidth + ow;
-                y.Data[o] = best;
-                argMax[o] = bestIndex;
-            }
-        });
-        saved = new Saved(argMax, planes, inPlane, outPlane);
         var indices = new long[argMax.Length];
-        for (int i = 0; i < indices.Length; i++)
-        {
-            int local = argMax[i];
-            // storage_order 1 numbers positions column-major within each plane.
-            if (columnMajorIndices) local = local % g.Width * g.Height + local / g.Width;
-            indices[i] = (long)(i / outPlane) * inPlane + local;
-        }
+        Parallelism.For(planes, (long)planes * outPlane * g.KernelH * g.KernelW, plane => MaxPlane(x.Data, plane, g, y.Data, argMax, indices));
+        saved = new Saved(argMax, planes, inPlane, outPlane);
         return [y, new Tensor(outShape, indices)];
+    }
+
+    /// <summary>
+    /// One plane: the maximum over each window (first maximum in scan order on ties; a NaN first tap stays), its
+    /// position in the plane, and the ONNX Indices output (flat over the tensor; column-major within the plane
+    /// when storage_order is 1), over raw pointers so the inner loops carry no span bounds checks.
+    /// </summary>
+    private unsafe void MaxPlane(float[] xData, int plane, ConvGeometry g, float[] yData, int[] argMax, long[] indices)
+    {
+        int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        fixed (float* px0 = xData, py0 = yData)
+        fixed (int* pa0 = argMax)
+        fixed (long* pi0 = indices)
+        {
+            float* xs = px0 + (nint)plane * inPlane;
+            float* ys = py0 + (nint)plane * outPlane;
+            int* am = pa0 + (nint)plane * outPlane;
+            long* ix = pi0 + (nint)plane * outPlane;
+            long planeBase = (long)plane * inPlane;
+            for (int oh = 0; oh < g.OutHeight; oh++)
+            {
+                int ih0 = oh * g.StrideH - g.PadTop;
+                bool rowsInside = ih0 >= 0 && ih0 + (g.KernelH - 1) * g.DilationH < g.Height;
+                for (int ow = 0; ow < g.OutWidth; ow++)
+                {
+                    int iw0 = ow * g.StrideW - g.PadLeft;
+                    float best = float.NegativeInfinity;
+                    int bestIndex = -1;
+                    if (rowsInside && iw0 >= 0 && iw0 + (g.KernelW - 1) * g.DilationW < g.Width)
+                    {
+                        // Window inside the image: no padding tests. The first tap seeds the maximum, as below.
+                        float* w0 = xs + ih0 * g.Width + iw0;
+                        if (g.KernelH == 2 && g.KernelW == 2 && g.DilationH == 1 && g.DilationW == 1)
+                        {
+                            best = w0[0]; bestIndex = 0;
+                            if (w0[1] > best) { best = w0[1]; bestIndex = 1; }
+                            if (w0[g.Width] > best) { best = w0[g.Width]; bestIndex = g.Width; }
+                            if (w0[g.Width + 1] > best) { best = w0[g.Width + 1]; bestIndex = g.Width + 1; }
+                        }
+                        else
+                        {
+                            for (int kh = 0; kh < g.KernelH; kh++)
+                            {
+                                float* row = w0 + kh * g.DilationH * g.Width;
+                                for (int kw = 0; kw < g.KernelW; kw++)
+                                {
+                                    float v = row[kw * g.DilationW];
+                                    if (bestIndex < 0 || v > best) { best = v; bestIndex = kh * g.DilationH * g.Width + kw * g.DilationW; }
+                                }
+                            }
+                        }
+                        bestIndex += ih0 * g.Width + iw0;
+                    }
+                    else
+                    for (int kh = 0; kh < g.KernelH; kh++)
+                    {
+                        int ih = ih0 + kh * g.DilationH;
+                        if ((uint)ih >= (uint)g.Height) continue;
+                        float* row = xs + ih * g.Width;
+                        for (int kw = 0; kw < g.KernelW; kw++)
+                        {
+                            int iw = iw0 + kw * g.DilationW;
+                            if ((uint)iw >= (uint)g.Width) continue;
+                            float v = row[iw];
+                            // Strict '>' keeps the first maximum when several taps tie.
+                            if (bestIndex < 0 || v > best) { best = v; bestIndex = ih * g.Width + iw; }
+                        }
+                    }
+                    int o = oh * g.OutWidth + ow;
+                    ys[o] = best;
+                    am[o] = bestIndex;
+                    // storage_order 1 numbers positions column-major within each plane.
+                    int local = columnMajorIndices ? bestIndex % g.Width * g.Height + bestIndex / g.Width : bestIndex;
+                    ix[o] = planeBase + local;
+                }
+            }
+        }
     }
 
     public override void Backward(BackwardContext c)
@@ -58,12 +103,15 @@ public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = f
         if (!c.Wants(0)) return;
         var s = (Saved)c.Saved!;
         var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
-        for (int plane = 0; plane < s.Planes; plane++)
-        for (int o = 0; o < s.OutPlane; o++)
+        // Planes are disjoint in dx, and within a plane the outputs add in order: deterministic for any thread count.
+        Parallelism.For(s.Planes, (long)s.Planes * s.OutPlane * 4, plane =>
         {
-            int i = plane * s.OutPlane + o;
-            if (s.ArgMax[i] >= 0) dx[plane * s.InPlane + s.ArgMax[i]] += dy[i];
-        }
+            for (int o = 0; o < s.OutPlane; o++)
+            {
+                int i = plane * s.OutPlane + o;
+                if (s.ArgMax[i] >= 0) dx[plane * s.InPlane + s.ArgMax[i]] += dy[i];
+            }
+        });
     }
 }
 
