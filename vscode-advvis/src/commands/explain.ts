@@ -35,7 +35,7 @@ export async function explainAttack(ctx: Ctx, uri?: vscode.Uri, preset?: { model
             };
             progress.report({ message: `opening ${path.basename(modelPath)}` });
             const model = await ctx.request('model/open', { path: modelPath });
-            const explain = await runExplain(ctx, model.handle, image, attack, token, onProgress);
+            const explain = await runExplain(ctx, model.handle, modelPath, image, attack, token, onProgress);
             return { imagePath: image, modelPath, model: model.handle, attack, explain, missing: explain.missing, pending: [] } as ExplanationBundle;
         });
     } catch (error) {
@@ -48,9 +48,9 @@ export async function explainAttack(ctx: Ctx, uri?: vscode.Uri, preset?: { model
 }
 
 /** explain/run; if this daemon lacks it, attack/run still gives the predictions before and after. */
-async function runExplain(ctx: Ctx, model: string, image: string, attack: AttackSpec, token: vscode.CancellationToken,
+async function runExplain(ctx: Ctx, model: string, modelPath: string, image: string, attack: AttackSpec, token: vscode.CancellationToken,
     onProgress: (value: { message?: string; percentage?: number }) => void): Promise<ExplainRunResult & { missing: ExplanationBundle['missing'] }> {
-    const entry = await modelEntry(ctx.extension.workspaceState.get<string>('advvis.lastModel') ?? '');
+    const entry = await modelEntry(modelPath);
     try {
         const result = await ctx.request('explain/run', { model, image, attack, topUnits: 10, background: entry?.background ? { path: entry.background.path, labels: entry.background.labels, limit: backgroundSize() } : undefined }, { token, onProgress });
         return { ...(await inlineFiles(result) as ExplainRunResult), missing: [] };
@@ -143,7 +143,8 @@ export class ExplanationPanel {
         const siblings = (await vscode.workspace.fs.readDirectory(vscode.Uri.file(folder)))
             .filter(([name, type]) => type === vscode.FileType.File && imageExtensions.includes(path.extname(name).toLowerCase()) && path.join(folder, name) !== this.bundle.imagePath)
             .map(([name]) => path.join(folder, name)).slice(0, limit);
-        return siblings.length >= 5 ? { images: siblings } : undefined;
+        // UMAP needs more items than its 15 neighbours; fewer images beside this one give no Flow View (the panel says why).
+        return siblings.length >= 16 ? { images: siblings } : undefined;
     }
 
     private async onMessage(message: WebviewMessage): Promise<void> {

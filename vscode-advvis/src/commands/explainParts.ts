@@ -33,7 +33,7 @@ export function explanationParts(bundle: ExplanationBundle, background: ItemsRef
     return [
         part('profiles/compute', 'profiles', { model, layers: explain.layers.map(entry => entry.layer), background: background!, foreground: adversarial ? [image, adversarial] : [image], labelBy: 'predicted', seed: 42 },
             !explain.layers.length ? 'explain/run gave no layers'
-                : !background ? 'no background images: add a "background" data set for this model in advvis.json, or put at least 5 more images beside this one' : undefined),
+                : !background ? 'no background images: add a "background" data set for this model in advvis.json, or put at least 16 more images beside this one' : undefined),
         part('layer/reduce', 'layer', { model, layer: layer!, items: { images: [image, adversarial!] }, reduction: 'difference', i: 1, j: 0, topK: 8 },
             !layer ? 'no diverging layer' : noAdversarial),
         part('layer/activationMaps', 'maps', { model, layer: layer!, item: adversarial!, units: units.slice(0, 8), format: 'png' }, noUnits ?? noAdversarial),

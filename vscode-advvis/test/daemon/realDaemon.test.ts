@@ -158,7 +158,8 @@ describe('the real daemon', () => {
     it("sends the panel's follow-up requests; each converts, or fails with a message a user can act on", async ({ skip }) => {
         if (!explain) skip('explain/run not in this daemon build');
         let bundle: ExplanationBundle = { imagePath: digit, modelPath, model: model.handle, attack, explain, missing: [], pending: [] };
-        const background = { images: readdirSync(join(workspace, 'digits')).map(name => join(workspace, 'digits', name)).filter(path => path !== digit) };
+        // As the panel sends it for an advvis.json "background": the MNIST test set, first 300 digits.
+        const background = { dataset: { path: join(shared, 'data/mnist/t10k-images-idx3-ubyte.gz'), labels: join(shared, 'data/mnist/t10k-labels-idx1-ubyte.gz'), limit: 300 } };
         const parts = explanationParts(bundle, background);
         expect(parts.filter(part => part.skip)).toEqual([]);
         const outcome: string[] = [];
@@ -190,7 +191,8 @@ describe('the real daemon', () => {
         if (bundle.fieldsBenign) expect(view.neurons.some(neuron => dataUrlIsPng(neuron.benignField))).toBe(true);
         if (bundle.profiles) {
             expect(view.flow!.layers).toEqual(bundle.profiles.layers);
-            expect(view.flow!.background).toHaveLength(background.images.length);
+            expect(view.flow!.background).toHaveLength(300);
+            expect(view.flow!.divergingLayer).not.toBeNull();
         }
         if (bundle.attribution) expect(view.attribution!.nodes.length).toBeGreaterThan(0);
         // The Layer View of the diverging point is what the panel shows first: it must work on the real daemon.

@@ -82,10 +82,16 @@ beforeAll(async () => {
     for (const name of ['mnist_08_5.png', ...readdirSync(join(shared, 'data/mnist/foolbox_samples')).filter(n => n.endsWith('.png')).slice(0, 7)]) {
         copyFileSync(join(shared, 'data/mnist/foolbox_samples', name), join(workspace, 'digits', name));
     }
+    // advvis.json names the model's background data (MNIST test set, IDX): explain/run's spreads and the Flow View use it.
+    mkdirSync(join(workspace, 'data'));
+    for (const name of ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) copyFileSync(join(shared, 'data/mnist', name), join(workspace, 'data', name));
+    writeFileSync(join(workspace, 'advvis.json'), JSON.stringify({ models: [{ name: 'mnist', path: 'mnist.onnx',
+        background: { path: 'data/t10k-images-idx3-ubyte.gz', labels: 'data/t10k-labels-idx1-ubyte.gz' } }] }, null, 2));
     mkdirSync(join(temp, 'data', 'User'), { recursive: true });
     writeFileSync(join(temp, 'data', 'User', 'settings.json'), JSON.stringify({
         'advvis.daemonPath': dll,
         // The Activation Profiles paper's PGD (pixel space), shortened: flips the zoo CNN's digits in well under a second.
+        'advvis.backgroundSize': 300,
         'advvis.attack.method': 'pgd', 'advvis.attack.epsilon': 0.3, 'advvis.attack.stepSize': 0.075, 'advvis.attack.steps': 40,
         'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false,
         'extensions.ignoreRecommendations': true, 'telemetry.telemetryLevel': 'off', 'update.mode': 'none',
