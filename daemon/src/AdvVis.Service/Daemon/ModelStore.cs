@@ -2,6 +2,7 @@
 // every daemon for the same content: a client that restarts the daemon re-opens by path and keeps its handles.
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using AdvVis.Analysis.Architecture;
 using AdvVis.Data;
 using AdvVis.Engine;
 using AdvVis.Onnx;
@@ -24,6 +25,12 @@ public sealed class OpenModel
 
     /// <summary>The active neurons/edit deletion set; replaced whole (never mutated), so readers need no lock.</summary>
     public volatile NeuronDeletion[] Edits = [];
+
+    private readonly ConcurrentDictionary<BlockStrategy, Lazy<ArchitectureGraph>> _architecture = new();
+
+    /// <summary>The Architecture View graph (shapes from one batch-1 pass), built once per block strategy on first use.</summary>
+    public ArchitectureGraph Architecture(BlockStrategy strategy = BlockStrategy.Auto) =>
+        _architecture.GetOrAdd(strategy, s => new Lazy<ArchitectureGraph>(() => ArchitectureGraph.Build(Model, s))).Value;
 }
 
 public sealed class ModelStore

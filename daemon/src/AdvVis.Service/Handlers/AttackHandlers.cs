@@ -55,12 +55,14 @@ internal static class AttackHandlers
     }
 
     /// <summary>Runs the attack; items without labels are attacked away from their clean prediction.</summary>
-    public static (AttackRun Run, Scores Clean, Scores Adversarial, int[] Labels) Run(OpenModel model, ItemBatch batch, AttackOptions options, RequestContext context)
+    /// <param name="from">Progress percentage at the start of the attack (callers with later stages pass a share of 0–1).</param>
+    public static (AttackRun Run, Scores Clean, Scores Adversarial, int[] Labels) Run(OpenModel model, ItemBatch batch, AttackOptions options, RequestContext context,
+        double from = 0, double to = 1)
     {
         var attackModel = AttackModelFor(model);
         var clean = attackModel.Evaluate(batch.Pixels, context.CancellationToken);
         int[] labels = batch.HasLabels ? batch.Labels : Enumerable.Range(0, batch.Count).Select(clean.Predicted).ToArray();
-        var run = Attack.Run(attackModel, batch.Pixels, labels, options, null, new SyncProgress(context), context.CancellationToken);
+        var run = Attack.Run(attackModel, batch.Pixels, labels, options, null, new SyncProgress(context, from, to), context.CancellationToken);
         var adversarial = attackModel.Evaluate(run.Adversarial, context.CancellationToken);
         return (run, clean, adversarial, labels);
     }
@@ -92,9 +94,9 @@ internal static class AttackHandlers
     }
 
     /// <summary>Reports attack progress on the caller's thread (Progress&lt;T&gt; would post and reorder).</summary>
-    private sealed class SyncProgress(RequestContext context) : IProgress<AttackProgress>
+    private sealed class SyncProgress(RequestContext context, double from, double to) : IProgress<AttackProgress>
     {
         public void Report(AttackProgress value) =>
-            context.ReportProgress($"{value.ImagesDone}/{value.Images} items · {value.Stage}", (int)Math.Round(Math.Clamp(value.Fraction, 0, 1) * 100));
+            context.ReportProgress($"{value.ImagesDone}/{value.Images} items · {value.Stage}", (int)Math.Round((from + (to - from) * Math.Clamp(value.Fraction, 0, 1)) * 100));
     }
 }

@@ -21,14 +21,14 @@ internal static class ExplainHandlers
             return Common.Cached(r, context, "explain/run", model.Sha256, p with { Image = "", Background = null }, fingerprint, blobs =>
             {
                 context.BeginProgress("Explain attack", "attacking", 0, cancellable: true);
-                var (run, clean, adversarial, labels) = AttackHandlers.Run(model, batch, AttackHandlers.Options(p.Attack), context);
+                var (run, clean, adversarial, labels) = AttackHandlers.Run(model, batch, AttackHandlers.Options(p.Attack), context, 0, 0.5);
                 var outcome = run.Images[0];
                 var item = AttackHandlers.Item(r, model, batch, run, outcome, clean, adversarial, blobs, true, p.Attack.Eps);
                 var layers = p.Layers?.Select(name => (name, model.Model.Nodes.FirstOrDefault(n => n.Outputs.Any(o => model.Model.ValueNames[o] == name))?.OpType
                     ?? throw new Engine.EngineException($"'{name}' is not a layer output of this model; see model/graph's 'layers'."))).ToList();
                 context.ReportProgress("comparing layers", 50);
                 var report = Divergence.Compare(AttackHandlers.AttackModelFor(model), batch.Pixels, run.Adversarial, labels[0], outcome.AdversarialClass,
-                    background?.Pixels, background?.Labels, layers, p.TopUnits, model.Labels?.Names, 32, new Progress(context, "comparing layers"), context.CancellationToken);
+                    background?.Pixels, background?.Labels, layers, p.TopUnits, model.Labels?.Names, 32, new Progress(context, "comparing layers", 0.5, 1), context.CancellationToken);
                 var top = report.TopUnits.Select(u => new UnitScore(u.Unit, u.Score)).ToArray();
                 var perLayer = report.Layers.Select(l => new LayerDivergence(l.Name, l.Distance, l.Spread, l.Relative,
                     report.Diverging?.Layer == l.Name ? top : [])).ToArray();

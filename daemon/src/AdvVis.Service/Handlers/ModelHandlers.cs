@@ -1,4 +1,5 @@
 // model/open, model/close, model/list, model/graph, model/predict.
+using AdvVis.Analysis.Architecture;
 using AdvVis.Engine;
 using AdvVis.Service.Daemon;
 using AdvVis.Service.Protocol;
@@ -7,8 +8,6 @@ namespace AdvVis.Service.Handlers;
 
 internal static class ModelHandlers
 {
-    private static readonly HashSet<string> Weighted = new(StringComparer.Ordinal) { "Conv", "ConvTranspose", "Gemm", "MatMul" };
-
     public static void Register(Registrar r)
     {
         var models = r.State.Models;
@@ -36,94 +35,42 @@ internal static class ModelHandlers
         });
     }
 
-    /// <summary>The lowered graph with output shapes (one forward pass on zeros), parameter counts and colour categories.</summary>
+    /// <summary>The Architecture View over AdvVis.Analysis.Architecture: nodes, edges, blocks, a collapsed view, the selection check.</summary>
     private static ModelGraphResult Graph(OpenModel open, ModelGraphParams p)
     {
-        var model = open.Model;
-        var shapes = Shapes(open);
-        var producer = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var node in model.Nodes) foreach (var o in node.Outputs) producer[model.ValueNames[o]] = node.Index;
-        var readers = new Dictionary<string, List<int>>(StringComparer.Ordinal);
-        foreach (var node in model.Nodes)
-            foreach (var i in node.Inputs.Where(i => i >= 0))
-            {
-                var name = model.ValueNames[i];
-                if (!readers.TryGetValue(name, out var list)) readers[name] = list = [];
-                list.Add(node.Index);
-            }
-        var inputNames = model.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        var outputNames = model.OutputNames.ToHashSet(StringComparer.Ordinal);
-        var nodes = model.Nodes.Select(n =>
+        var graph = open.Architecture(p.Blocks switch
         {
-            var ins = n.Inputs.Where(i => i >= 0).Select(i => model.ValueNames[i]).ToArray();
-            var outs = n.Outputs.Select(o => model.ValueNames[o]).ToArray();
-            var parameters = ins.Where(model.Parameters.Contains).ToList();
-            long count = parameters.Sum(x => (long)(model.ConstantValue(x)?.Length ?? 0));
-            string category = Weighted.Contains(n.OpType) && count > 0 ? "connectedWeighted" : count > 0 ? "otherTrainable" : "noParameters";
-            return new GraphNode(n.Index, n.Name, n.OpType, ins, outs, outs.Select(o => shapes.GetValueOrDefault(o)).ToArray(), count, category,
-                ins.Any(inputNames.Contains), outs.Any(outputNames.Contains), null);
-        }).ToArray();
-        var edges = new List<GraphEdge>();
-        foreach (var node in nodes)
-            foreach (var input in node.Inputs.Where(i => !model.Parameters.Contains(i) && model.ConstantValue(i) is null))
-            {
-                int from = producer.TryGetValue(input, out var f) ? f : -1;
-                bool branch = readers.TryGetValue(input, out var rs) && rs.Count > 1;
-                edges.Add(new GraphEdge(from, node.Index, input, shapes.GetValueOrDefault(input), branch));
-            }
-        foreach (var output in model.OutputNames)
-            if (producer.TryGetValue(output, out var f)) edges.Add(new GraphEdge(f, -1, output, shapes.GetValueOrDefault(output), false));
+            GraphBlockStrategy.NameScope => BlockStrategy.NameScope,
+            GraphBlockStrategy.RepeatedStructure => BlockStrategy.RepeatedStructure,
+            _ => BlockStrategy.Auto,
+        });
+        var nodes = graph.Nodes.Select(n => new GraphNode(n.Index, n.Name, n.OpType, n.Inputs.ToArray(), n.Outputs.ToArray(), n.OutputShapes.ToArray(),
+            n.ParameterCount, Camel(n.Category.ToString()), n.ReadsGraphInput, n.WritesGraphOutput, n.BlockId)).ToArray();
+        var edges = graph.Edges.Select(e => new GraphEdge(e.From, e.To, e.Value, e.Shape, e.IsBranch)).ToArray();
+        var blocks = graph.Blocks.Select(b => new GraphBlock(b.Id, b.Label, b.ParentId, b.Depth, b.Nodes.ToArray(), b.Children.ToArray(),
+            Camel(b.Origin.ToString()), b.Signature, b.RepeatIndex, b.RepeatCount)).ToArray();
+        CollapsedView? view = null;
+        if (p.Collapse is { } ids)
+        {
+            var unknown = ids.Where(id => graph.Blocks.All(b => b.Id != id)).ToList();
+            Common.Require(unknown.Count == 0, $"collapse names blocks this graph does not have: {string.Join(", ", unknown)} (see 'blocks').");
+            view = graph.Collapse(ids);
+        }
+        else if (p.CollapseDepth is { } depth) view = graph.CollapseToDepth(depth);
         GraphSelection? selection = null;
-        if (p.Selection is { Length: > 0 } selected) selection = CheckSelection(model, selected, producer, readers);
-        return new ModelGraphResult(nodes, edges.ToArray(), [], null, null, selection, nodes.SelectMany(n => n.Outputs).ToArray());
+        if (p.Selection is { Length: > 0 } selected)
+        {
+            var layerNames = graph.Nodes.SelectMany(n => n.Outputs).ToHashSet(StringComparer.Ordinal);
+            foreach (var name in selected)
+                if (!layerNames.Contains(name)) throw new EngineException($"'{name}' is not a layer output of this model; see model/graph's 'layers'.");
+            var check = graph.ValidateSelection(selected);
+            selection = new GraphSelection(check.IsSequential, check.Ordered.ToArray(), check.Message, check.ParallelFrom, check.ParallelTo);
+        }
+        return new ModelGraphResult(nodes, edges, blocks,
+            view?.Items.Select(i => new GraphItem(i.Id, i.Label, i.IsBlock, i.Nodes.ToArray(), Camel(i.Category.ToString()), i.ParameterCount)).ToArray(),
+            view?.Edges.Select(e => new GraphItemEdge(e.From, e.To, e.ValueCount, e.IsBranch)).ToArray(),
+            selection, nodes.SelectMany(n => n.Outputs).ToArray(), graph.DefaultCollapseDepth, graph.ShapeError);
     }
 
-    /// <summary>Whether the selected values lie on one path: each must be reachable from the one before it.</summary>
-    private static GraphSelection CheckSelection(Model model, string[] selected, Dictionary<string, int> producer, Dictionary<string, List<int>> readers)
-    {
-        foreach (var name in selected)
-            if (!producer.ContainsKey(name)) throw new Engine.EngineException($"'{name}' is not a layer output of this model; see model/graph's 'layers'.");
-        var ordered = selected.Distinct().OrderBy(n => producer[n]).ToArray();
-        bool Reaches(string from, string to)
-        {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var stack = new Stack<string>([from]);
-            while (stack.Count > 0)
-            {
-                var v = stack.Pop();
-                if (v == to) return true;
-                if (!seen.Add(v) || !readers.TryGetValue(v, out var rs)) continue;
-                foreach (var node in rs) foreach (var o in model.Nodes[node].Outputs) stack.Push(model.ValueNames[o]);
-            }
-            return false;
-        }
-        for (int i = 0; i + 1 < ordered.Length; i++)
-            if (!Reaches(ordered[i], ordered[i + 1]))
-                return new GraphSelection(false, ordered, $"'{ordered[i]}' and '{ordered[i + 1]}' lie on parallel paths; choose layers along one path.", ordered[i], ordered[i + 1]);
-        return new GraphSelection(true, ordered, "The selected layers lie on one path.", null, null);
-    }
-
-    private static Dictionary<string, int[]?> Shapes(OpenModel open)
-    {
-        var model = open.Model;
-        var result = new Dictionary<string, int[]?>(StringComparer.Ordinal);
-        if (model.UnsupportedNodes.Count > 0) return result;
-        var feeds = new Dictionary<string, Tensor>();
-        foreach (var input in model.Inputs)
-        {
-            if (input.DeclaredShape is not { } dims) return result;
-            feeds[input.Name] = Tensor.Zeros(dims.Select(d => (int)(d.Value ?? 1)).ToArray());
-        }
-        try
-        {
-            var pass = model.Forward(feeds, new RunOptions { Capture = model.ValueNames.Where(n => model.ConstantValue(n) is null).ToList() });
-            foreach (var name in model.ValueNames)
-            {
-                if (model.ConstantValue(name) is { } c) { result[name] = c.Shape; continue; }
-                try { result[name] = pass[name].Shape; } catch (EngineException) { }
-            }
-        }
-        catch (EngineException) { }
-        return result;
-    }
+    private static string Camel(string name) => char.ToLowerInvariant(name[0]) + name[1..];
 }

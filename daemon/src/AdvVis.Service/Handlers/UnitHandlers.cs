@@ -1,4 +1,5 @@
 // unit/visualize, unit/connections, unit/receptiveFields.
+using AdvVis.Analysis.Layers;
 using AdvVis.Analysis.NeuronSpace;
 using AdvVis.Analysis.ReceptiveFields;
 using AdvVis.Engine;
@@ -12,15 +13,47 @@ internal static class UnitHandlers
 {
     public static void Register(Registrar r)
     {
-        r.Add<UnitVisualizeParams, UnitVisualizeResult>("unit/visualize", (p, _) =>
+        r.Add<UnitVisualizeParams, UnitVisualizeResult>("unit/visualize", (p, context) =>
         {
-            r.State.Models.Get(p.Model);
-            throw Common.NotImplemented("unit/visualize", Pending.Visualize);
+            var model = r.State.Models.Get(p.Model);
+            var pre = Items.RequireImageModel(model);
+            RequireLayer(model, p.Layer);
+            Common.Require(p.Steps >= 1 && p.Steps <= 10_000, "steps must be between 1 and 10000.");
+            Common.Require(p.Jitter >= 0 && p.BlurEvery >= 0, "jitter and blurEvery must not be negative.");
+            return Common.Cached(r, context, "unit/visualize", model.Sha256, p, "", blobs =>
+            {
+                context.BeginProgress($"Visualizing unit {p.Unit} of {p.Layer}", $"{p.Steps} steps", 0, cancellable: true);
+                var result = ActivationMaximization.Run(model.Model, p.Layer, p.Unit, [1, pre.Channels, pre.Height, pre.Width],
+                    PixelTransform.FromNormalisation(pre.Scale, pre.Mean, pre.Std),
+                    new ActivationMaximizationOptions
+                    {
+                        Seed = p.Seed, Steps = p.Steps, LearningRate = p.LearningRate, Jitter = p.Jitter, L2 = p.L2,
+                        TotalVariation = p.TotalVariation, BlurEvery = p.BlurEvery, InitialNoise = p.InitialNoise,
+                    }, context.CancellationToken, new Progress(context));
+                return new UnitVisualizeResult(Payloads.Png(Items.ToImage(pre, result.Image), blobs, r.State.InlineLimitBytes),
+                    (float)result.FinalActivation, (float)result.StartActivation, result.Trace.Select(v => (float)v).ToArray(), false);
+            }, hit => hit with { FromCache = true });
         });
-        r.Add<UnitConnectionsParams, UnitConnectionsResult>("unit/connections", (p, _) =>
+        r.Add<UnitConnectionsParams, UnitConnectionsResult>("unit/connections", (p, context) =>
         {
-            r.State.Models.Get(p.Model);
-            throw Common.NotImplemented("unit/connections", Pending.Connections);
+            var model = r.State.Models.Get(p.Model);
+            RequireLayer(model, p.Layer);
+            Common.Require(p.TopK >= 1, "topK must be at least 1.");
+            var item = p.Item is null ? null : ModelInput(model, p.Item);
+            // Every link, so each listed unit carries both its weight magnitude and (with an item) its contribution.
+            var all = UnitConnections.Strongest(model.Model, model.Architecture(), p.Layer, p.Unit, int.MaxValue, item, context.CancellationToken);
+            Connection[] Top(string? layer, IReadOnlyList<UnitLink> byWeight, IReadOnlyList<UnitLink>? byContribution, bool contributionOrder)
+            {
+                var weights = byWeight.ToDictionary(l => l.Unit, l => l.Strength);
+                var contributions = byContribution?.ToDictionary(l => l.Unit, l => l.Strength);
+                var order = contributionOrder ? byContribution! : byWeight;
+                return order.Take(p.TopK).Select(l => new Connection(layer ?? "", l.Unit, (float)weights.GetValueOrDefault(l.Unit),
+                    contributions is null ? null : (float)contributions.GetValueOrDefault(l.Unit))).ToArray();
+            }
+            return new UnitConnectionsResult(all.PreviousLayer, Top(all.PreviousLayer, all.IncomingByWeight, all.IncomingByContribution, false),
+                all.NextLayer, Top(all.NextLayer, all.OutgoingByWeight, all.OutgoingByContribution, false), all.PreviousWeighted, all.NextWeighted,
+                all.IncomingByContribution is null ? null : Top(all.PreviousLayer, all.IncomingByWeight, all.IncomingByContribution, true),
+                all.OutgoingByContribution is null ? null : Top(all.NextLayer, all.OutgoingByWeight, all.OutgoingByContribution, true), all.Note);
         });
         r.Add<ReceptiveFieldsParams, ReceptiveFieldsResult>("unit/receptiveFields", (p, context) =>
         {
@@ -44,6 +77,12 @@ internal static class UnitHandlers
             }).ToArray();
             return new ReceptiveFieldsResult(rfs.Layer, fields);
         });
+    }
+
+    /// <summary>-32007 naming the layer when the model has no such tensor.</summary>
+    public static void RequireLayer(OpenModel model, string layer)
+    {
+        if (!model.Model.TryGetValueId(layer, out _)) throw new EngineException($"'{layer}' is not a value of this model; see model/graph's 'layers'.");
     }
 
     /// <summary>One item file as a [1,C,H,W] model input.</summary>

@@ -33,7 +33,8 @@ public sealed record ExplainRunParams(string Model, string Image, AttackSpec Att
 
 public sealed record UnitScore(int Unit, float Value);
 
-public sealed record LayerDivergence(string Layer, double Distance, double BackgroundSpread, double Score, UnitScore[] TopChangedUnits);
+public sealed record LayerDivergence(string Layer, double Distance, double BackgroundSpread, double Score, UnitScore[] TopChangedUnits,
+    double? ProfileDistance = null);
 
 public sealed record DivergingPoint(string Layer, int LayerIndex, double Score);
 

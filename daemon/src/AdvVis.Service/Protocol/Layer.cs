@@ -14,10 +14,19 @@ public sealed record ProfilesComputeParams(
     int Bins = 20,
     int Neighbors = 15,
     double MinDist = 0.1,
-    ulong Seed = 42);
+    ulong Seed = 42,
+    bool Quality = false,
+    int BundleBins = 8,
+    int? Epochs = null);
 
 public sealed record LayerProfile(string Layer, ArrayData Background, ArrayData? Foreground, ArrayData? ForegroundAdversarial,
-    ArrayData Histograms, double Trustworthiness);
+    ArrayData Histograms, double? Trustworthiness, int Features, float Min, float Max);
+
+public sealed record ProfilePair(int Foreground, LayerDivergence[] Layers, DivergingPoint? DivergingPoint, double Jump);
+
+public sealed record ProfileBundle(int Pair, int Label, int Count, float From, float To, float FromSpread, float ToSpread);
+
+public sealed record ProfileSpine(int Label, int Count, float[] Q1, float[] Median, float[] Q3);
 
 public sealed record ProfilesComputeResult(
     string[] Layers,
@@ -30,7 +39,13 @@ public sealed record ProfilesComputeResult(
     ArrayData Fingerprints,
     LayerDivergence[]? Divergence,
     DivergingPoint? DivergingPoint,
-    bool FromCache);
+    bool FromCache,
+    int[] ColourLabels,
+    int[]? ForegroundPredicted,
+    int[]? ForegroundAdversarialPredicted,
+    ProfilePair[]? Pairs,
+    ProfileBundle[] Bundles,
+    ProfileSpine[] Spines);
 
 public enum ReductionKind { Mean, Max, Difference, Direct }
 
@@ -49,13 +64,14 @@ public sealed record UnitMap(int Unit, int Height, int Width, float Min, float M
 
 public sealed record LayerActivationMapsResult(string Layer, UnitMap[] Maps);
 
-public sealed record UnitVisualizeParams(string Model, string Layer, int Unit, int Steps = 256, float LearningRate = 0.05f, int? Size = null,
-    int Jitter = 8, float ScaleJitter = 0.1f, float RotateDegrees = 10f, bool Decorrelate = true, ulong Seed = 0);
+public sealed record UnitVisualizeParams(string Model, string Layer, int Unit, int Steps = 128, double LearningRate = 0.05, int Jitter = 2,
+    double L2 = 1e-3, double TotalVariation = 1e-2, int BlurEvery = 8, double InitialNoise = 0.1, ulong Seed = 1);
 
-public sealed record UnitVisualizeResult(ImageData Image, float Activation, float[] Trace, bool FromCache);
+public sealed record UnitVisualizeResult(ImageData Image, float Activation, float StartActivation, float[] Trace, bool FromCache);
 
 public sealed record UnitConnectionsParams(string Model, string Layer, int Unit, int TopK = 10, string? Item = null);
 
 public sealed record Connection(string Layer, int Unit, float Weight, float? Contribution);
 
-public sealed record UnitConnectionsResult(string? PreviousLayer, Connection[] Previous, string? NextLayer, Connection[] Next);
+public sealed record UnitConnectionsResult(string? PreviousLayer, Connection[] Previous, string? NextLayer, Connection[] Next,
+    string? PreviousWeighted, string? NextWeighted, Connection[]? PreviousByContribution, Connection[]? NextByContribution, string? Note);

@@ -34,7 +34,8 @@ public sealed record ModelListResult(ModelInfo[] Models);
 
 public enum GraphBlockStrategy { Auto, NameScope, RepeatedStructure }
 
-public sealed record ModelGraphParams(string Model, GraphBlockStrategy Blocks = GraphBlockStrategy.Auto, string[]? Collapse = null, string[]? Selection = null);
+public sealed record ModelGraphParams(string Model, GraphBlockStrategy Blocks = GraphBlockStrategy.Auto, string[]? Collapse = null, string[]? Selection = null,
+    int? CollapseDepth = null);
 
 public sealed record GraphNode(int Index, string Name, string OpType, string[] Inputs, string[] Outputs, int[]?[] OutputShapes,
     long ParameterCount, string Category, bool ReadsGraphInput, bool WritesGraphOutput, string? BlockId);
@@ -51,7 +52,7 @@ public sealed record GraphItemEdge(string From, string To, int ValueCount, bool 
 public sealed record GraphSelection(bool IsSequential, string[] Ordered, string Message, string? ParallelFrom, string? ParallelTo);
 
 public sealed record ModelGraphResult(GraphNode[] Nodes, GraphEdge[] Edges, GraphBlock[] Blocks, GraphItem[]? CollapsedItems,
-    GraphItemEdge[]? CollapsedEdges, GraphSelection? Selection, string[] Layers);
+    GraphItemEdge[]? CollapsedEdges, GraphSelection? Selection, string[] Layers, int DefaultCollapseDepth, string? ShapeError);
 
 public sealed record ModelPredictParams(string Model, ItemsRef Items, bool ApplyEdits = true);
 

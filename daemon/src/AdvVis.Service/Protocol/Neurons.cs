@@ -5,7 +5,7 @@ public sealed record VulnerabilityMapParams(string Model, string Image, AttackSp
     int HalfSize = 2, int Stride = 1, double TopPercent = 20, string? Layer = null);
 
 public sealed record VulnerabilityMapResult(int Height, int Width, int BenignClass, int AdversarialClass, ArrayData BMap, ArrayData AMap,
-    ImageData BMask, ImageData AMask, bool FromCache);
+    ImageData BMask, ImageData AMask, bool FromCache, string? AdversarialPath = null);
 
 public sealed record ReceptiveFieldsParams(string Model, string Layer, int[] Units, string Image, double Threshold = 0.5, string? Adversarial = null,
     int HalfSize = 2, int Stride = 1, double TopPercent = 20);
@@ -22,7 +22,8 @@ public sealed record NeuronsRankParams(string Model, ItemsRef Items, AttackSpec 
 public sealed record RankedUnit(int Unit, double BandGap, double CurveGap, double? Iou);
 
 public sealed record NeuronsRankResult(string Layer, int BenignClass, int AdversarialClass, RankedUnit[] Units, ArrayData BenignMean,
-    ArrayData BenignBand, ArrayData AdversarialMean, ArrayData AdversarialBand, bool FromCache);
+    ArrayData BenignBand, ArrayData AdversarialMean, ArrayData AdversarialBand, bool FromCache, int UnitCount, int BenignCount, int AdversarialCount,
+    double SuccessRate);
 
 public enum ClusterMetric { L2, Iou, Activation }
 
@@ -35,18 +36,21 @@ public sealed record ClusterMerge(int Left, int Right, double Distance, int Size
 
 public sealed record NeuronsClusterResult(int[] Units, ClusterMerge[] Merges, int[] LeafOrder);
 
-public enum UnitGroup { Suppressed, Emphasized, Shared }
+public enum UnitGroup { Suppressed, Emphasized, Shared, Inactive }
 
 public sealed record AttributionGraphParams(string Model, ItemsRef Items, int BenignClass, int TargetClass, AttackSpec Attack,
     string[]? Layers = null, int TopUnits = 10, int TopEdges = 3, double GroupThreshold = 0.5, float[]? EpsSweep = null);
 
-public sealed record AttributionUnit(int Unit, double BenignImportance, double AdversarialImportance, UnitGroup Group, float? VulnerableAtEps);
+public sealed record AttributionUnit(int Unit, double BenignImportance, double AdversarialImportance, UnitGroup Group, float? VulnerableAtEps,
+    double RelativeChange);
 
 public sealed record AttributionLayer(string Layer, AttributionUnit[] Units);
 
-public sealed record AttributionEdge(string FromLayer, int FromUnit, string ToLayer, int ToUnit, double Influence);
+public sealed record AttributionEdge(string FromLayer, int FromUnit, string ToLayer, int ToUnit, double Influence, double BenignInfluence,
+    double AdversarialInfluence);
 
-public sealed record AttributionGraphResult(AttributionLayer[] Layers, AttributionEdge[] Edges, bool FromCache);
+public sealed record AttributionGraphResult(AttributionLayer[] Layers, AttributionEdge[] Edges, bool FromCache, int ImageCount, double SuccessRate,
+    float[]? SweepEps, double[]? SweepSuccessRate);
 
 public sealed record NeuronDeletion(string Layer, int[] Units);
 
