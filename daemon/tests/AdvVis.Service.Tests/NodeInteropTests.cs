@@ -1,4 +1,5 @@
-// NodeInteropTests: runs node-interop/interop.mjs (the real npm vscode-jsonrpc client against the stdio test host)
+// NodeInteropTests: runs node-interop/interop.mjs (the real npm vscode-jsonrpc client against the stdio test host and
+// then the real daemon: model/open, model/graph, attack/run with progress)
 // when node and node-interop/node_modules are present; otherwise the test is reported as skipped with the reason.
 using System.Diagnostics;
 using AdvVis.Service.Tests.TestSupport;
@@ -76,12 +77,14 @@ public sealed class NodeInteropTests(ITestOutputHelper output)
         };
         start.ArgumentList.Add("interop.mjs");
         start.ArgumentList.Add(TestHostProcess.TestAssemblyPath);
+        start.ArgumentList.Add(DaemonProcess.AdvvisDll); // then the real daemon: model/open, model/graph, attack/run
         start.Environment["DOTNET"] = TestHostProcess.DotnetExecutable();
+        start.Environment["ADVVIS_SHARED"] = Path.GetFullPath(Path.Combine(DaemonProcess.RepoRoot, "..", "shared"));
 
         using Process node = Process.Start(start)!;
         Task<string> stdout = node.StandardOutput.ReadToEndAsync();
         Task<string> stderr = node.StandardError.ReadToEndAsync();
-        bool exited = await Task.Run(() => node.WaitForExit(150_000));
+        bool exited = await Task.Run(() => node.WaitForExit(240_000));
         if (!exited)
         {
             node.Kill(entireProcessTree: true);
@@ -91,6 +94,7 @@ public sealed class NodeInteropTests(ITestOutputHelper output)
         output.WriteLine(log);
         Assert.True(exited, "interop script timed out");
         Assert.Matches(@"\d+ passed, 0 failed", log);
+        Assert.Contains("ok    daemon: attack/run", log);
         Assert.Equal(0, node.ExitCode);
     }
 }

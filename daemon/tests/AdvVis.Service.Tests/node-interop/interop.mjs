@@ -2,12 +2,17 @@
 // npm vscode-jsonrpc client, exactly as the VS Code extension will: ping, Unicode echo, error codes, cancellation,
 // work-done progress, concurrency, round-trip time, shutdown/exit. Prints "N passed, M failed"; exits 1 on failure.
 //
-// Usage: node interop.mjs [path/to/AdvVis.Service.Tests.dll]
-//   default dll: ../bin/Debug/net10.0/AdvVis.Service.Tests.dll; DOTNET env var overrides the dotnet executable.
+// Then, given the daemon's advvis.dll, drives the REAL daemon (`advvis serve --stdio`) the same way: model/open and
+// model/graph on the MNIST model, and attack/run with work-done progress and binary results.
+//
+// Usage: node interop.mjs [path/to/AdvVis.Service.Tests.dll] [path/to/advvis.dll]
+//   default dll: ../bin/Debug/net10.0/AdvVis.Service.Tests.dll; DOTNET env var overrides the dotnet executable;
+//   ADVVIS_SHARED (default: the shared/ folder beside the repository) holds models/ and data/ for the daemon checks.
 import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import rpcModule from 'vscode-jsonrpc/node';
 
 const { createMessageConnection, StreamMessageReader, StreamMessageWriter, CancellationTokenSource, ProgressType, ResponseError } = rpcModule;
@@ -61,10 +66,10 @@ async function expectError(promise, code, messagePart) {
 }
 
 const overall = setTimeout(() => {
-    console.log('Interop run timed out after 120 s.');
+    console.log('Interop run timed out after 200 s.');
     console.log(`stderr of the host:\n${stderr}`);
     process.exit(1);
-}, 120_000);
+}, 200_000);
 
 console.log(`vscode-jsonrpc interop against ${dll}`);
 
@@ -157,8 +162,74 @@ await check('shutdown answers null, rejects later requests, exit ends the host w
     assert(code === 0, `host exit code ${code}`);
 });
 
-clearTimeout(overall);
 connection.dispose();
+
+const daemonDll = process.argv[3] ? resolve(process.argv[3]) : null;
+if (daemonDll && existsSync(daemonDll)) {
+    const shared = resolve(process.env.ADVVIS_SHARED ?? resolve(here, '../../../../../shared'));
+    const workspace = mkdtempSync(resolve(tmpdir(), 'advvis-interop-'));
+    const daemon = spawn(process.env.DOTNET ?? 'dotnet', [daemonDll, 'serve', '--stdio', '--workspace', workspace], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let daemonStderr = '';
+    daemon.stderr.on('data', chunk => { daemonStderr += chunk; });
+    const daemonExit = new Promise(resolveExit => daemon.on('exit', code => resolveExit(code)));
+    const rpc = createMessageConnection(new StreamMessageReader(daemon.stdout), new StreamMessageWriter(daemon.stdin));
+    rpc.listen();
+    console.log(`vscode-jsonrpc interop against the daemon ${daemonDll}`);
+    const model = resolve(shared, 'models', 'mnist-zoo-opset7.onnx');
+    const samples = resolve(shared, 'data', 'mnist', 'foolbox_samples');
+    let handle;
+
+    await check('daemon: model/open answers the handle and description', async () => {
+        const info = await rpc.sendRequest('model/open', { path: model });
+        assert(/^[0-9a-f]{16}$/.test(info.handle) && info.sha256.startsWith(info.handle), `handle ${info.handle}`);
+        assert(info.inputs[0].shape.join(',') === '1,1,28,28', `input shape ${info.inputs[0].shape}`);
+        assert(info.classCount === 10, `classCount ${info.classCount}`);
+        handle = info.handle;
+    });
+
+    await check('daemon: model/graph gives nodes, edges, layers and the selection check', async () => {
+        const graph = await rpc.sendRequest('model/graph', { model: handle, selection: ['Plus30_Output_0', 'Plus112_Output_0'] });
+        assert(graph.nodes.some(n => n.opType === 'Conv' && n.category === 'connectedWeighted'), 'no weighted Conv node');
+        assert(graph.edges.length >= graph.nodes.length, `${graph.edges.length} edges`);
+        assert(graph.layers.includes('ReLU32_Output_0'), 'layers lack ReLU32_Output_0');
+        assert(graph.selection.isSequential === true, JSON.stringify(graph.selection));
+        await expectError(rpc.sendRequest('model/graph', { model: 'nope' }), -32001, 'model/open');
+    });
+
+    await check('daemon: attack/run reports progress, returns PNGs and is then served from the cache', async () => {
+        const names = readdirSync(samples).filter(f => f.endsWith('.png')).sort().slice(0, 4);
+        const images = names.map(f => resolve(samples, f));
+        const labels = names.map(f => Number(f.replace('.png', '').split('_')[2]));
+        const token = 'node-attack';
+        const values = [];
+        const subscription = rpc.onProgress(new ProgressType(), token, value => values.push(value));
+        const params = { model: handle, items: { images, labels }, attack: { kind: 'pgd', eps: 0.3, alpha: 0.075, steps: 10 }, returnImages: true, workDoneToken: token };
+        const result = await rpc.sendRequest('attack/run', params);
+        subscription.dispose();
+        assert(result.count === 4 && result.cleanAccuracy === 1 && result.successRate === 1, JSON.stringify({ ...result, items: undefined }));
+        assert(values[0]?.kind === 'begin' && values.at(-1)?.kind === 'end', `progress kinds ${values.map(v => v.kind).join(',')}`);
+        const png = Buffer.from(result.items[0].adversarialImage.pngBase64, 'base64');
+        assert(png.subarray(1, 4).toString('ascii') === 'PNG', 'adversarial image is not a PNG');
+        assert(existsSync(result.items[0].adversarialPath), `no file ${result.items[0].adversarialPath}`);
+        assert(result.items[0].adversarial.class !== labels[0], 'the adversarial class equals the label');
+        const again = await rpc.sendRequest('attack/run', { ...params, workDoneToken: undefined });
+        assert(again.fromCache === true && again.meanL2 === result.meanL2, 'second request not served from the cache');
+    });
+
+    await check('daemon: shutdown then exit ends the daemon with 0', async () => {
+        assert(await rpc.sendRequest('shutdown') === null, 'shutdown result');
+        await rpc.sendNotification('exit');
+        const code = await Promise.race([daemonExit, new Promise(r => setTimeout(() => r('timeout'), 10_000))]);
+        assert(code === 0, `daemon exit code ${code}\n${daemonStderr}`);
+    });
+    rpc.dispose();
+    daemon.kill();
+    rmSync(workspace, { recursive: true, force: true });
+} else {
+    console.log('daemon checks skipped: pass the path of advvis.dll as the second argument');
+}
+
+clearTimeout(overall);
 const failed = results.filter(r => !r.ok).length;
 console.log(`${results.length - failed} passed, ${failed} failed`);
 if (failed > 0) {
