@@ -152,4 +152,34 @@ public sealed class AlignedUmapTests(AlignedLayersFixture fixture, ITestOutputHe
             Assert.True(accuracy > 0.5);
         }
     }
+
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(2, false)]
+    public void SimdNegativeSamplesGiveTheScalarLoopsBytes(int dimensions, bool aligned)
+    {
+        // The SGD evaluates negative samples eight at a time in SIMD lanes; the scalar loop is its specification.
+        DenseMatrix[] layers = fixture.Layers.Take(aligned ? 3 : 1).Select(l => new DenseMatrix(l.Data[..(500 * l.Columns)], 500, l.Columns)).ToArray();
+        var options = new UmapOptions { Components = dimensions, Seed = 3, Epochs = 60 };
+        var (a, b) = options.CurveParameters();
+        float[][] Run(bool vectorized)
+        {
+            var graphs = layers.Select(l => Umap.BuildGraph(l, options, 60)).ToArray();
+            var layouts = graphs.Select((g, l) =>
+            {
+                float[] start = EmbeddingInitialization.Create(InitializationMethod.Spectral, layers[l], g, dimensions, 7, out _).Data;
+                return new LayoutLayer(start, start, dimensions, moveOther: true, g, 60, 5, (ulong)(11 + l));
+            }).ToArray();
+            if (aligned)
+                AlignedUmap.LinkLayers(layouts, graphs, new AlignedUmapOptions { AlignmentRegularisation = 0.05 });
+            LayoutOptimizer.Optimize(layouts, 60, 1f, (float)a, (float)b, 1f, 2, vectorized: vectorized);
+            return layouts.Select(l => l.Head).ToArray();
+        }
+        float[][] simd = Run(true), scalar = Run(false);
+        for (int l = 0; l < layers.Length; l++)
+        {
+            Assert.Equal(scalar[l], simd[l]);
+            Assert.True(scalar[l].Distinct().Count() > 400, "a collapsed layout would make the comparison vacuous");
+        }
+    }
 }
