@@ -39,7 +39,7 @@ internal static class AttributionCommand
         try { layers = AttributionGraphs.ResolveLayers(m.Model, options.Layers); }
         catch (Exception e) when (e is ArgumentException or EngineException)
         {
-            throw new CliException($"--layers: {e.Message} `advvis info {modelPath}` lists the tensor names; the default is every convolutional layer.");
+            throw new CliException($"--layers: {e.Message} Without --layers every convolutional layer is used.");
         }
         var epsilons = CliModel.Floats(args, "--fractionation");
         var deletions = args.Get("--delete") is { } del ? ParseDeletions(del, m.Model) : null;
