@@ -140,11 +140,16 @@ public sealed class DaemonMethodTests(DaemonFixture fixture, ITestOutputHelper o
     public async Task Trivial_round_trip_is_fast()
     {
         for (int i = 0; i < 50; i++) await D.CallAsync("daemon/ping"); // warm up
-        var sw = Stopwatch.StartNew();
         const int n = 500;
-        for (int i = 0; i < n; i++) await D.CallAsync("daemon/ping");
-        double ms = sw.Elapsed.TotalMilliseconds / n;
-        output.WriteLine($"round trip of daemon/ping: {ms:F3} ms; daemon working set {D.Process.WorkingSet64 / (1 << 20)} MiB");
+        var samples = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            await D.CallAsync("daemon/ping");
+            samples[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        double ms = samples.Average(), median = samples.Order().ElementAt(n / 2);
+        output.WriteLine($"round trip of daemon/ping: median {median:F3} ms, mean {ms:F3} ms (this test's client; other test classes run in parallel); daemon working set {D.Process.WorkingSet64 / (1 << 20)} MiB");
         Assert.True(ms < 20, $"{ms} ms per ping");
     }
 }
@@ -157,9 +162,17 @@ public sealed class DaemonLifecycleTests(ITestOutputHelper output)
     [Fact]
     public async Task Cold_start_to_first_response_and_exit_on_stdin_close()
     {
+        // The first start also JIT-compiles this test's client code; later starts time the (always cold) daemon alone.
+        var starts = new List<double>();
+        for (int i = 0; i < 4; i++)
+        {
+            using var cold = new DaemonProcess();
+            await cold.CallAsync("daemon/ping");
+            starts.Add(cold.Started.Elapsed.TotalMilliseconds);
+        }
+        output.WriteLine($"cold start to first response: {string.Join(", ", starts.Select(ms => $"{ms:F0}"))} ms (first includes the test client's JIT); median of the rest {starts.Skip(1).Order().ElementAt(1):F0} ms");
         using var d = new DaemonProcess();
         await d.CallAsync("daemon/ping");
-        output.WriteLine($"cold start to first response: {d.Started.Elapsed.TotalMilliseconds:F0} ms");
         await Task.Delay(300);
         d.Process.Refresh();
         output.WriteLine($"idle working set: {d.Process.WorkingSet64 / (1 << 20)} MiB");
