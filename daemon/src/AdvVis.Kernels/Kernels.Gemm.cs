@@ -16,6 +16,12 @@ public static partial class Kernels
     // Cache blocking: a KC x NR panel of B (32 KiB) stays in L1, an MC x KC block of A in L2.
     // KC and MC are fixed (never derived from the thread count): they fix each element's order of summation.
     private const int KC = 256;
+
+    /// <summary>
+    /// The GEMM's depth block. Callers that split K into blocks of this size, each added with beta = 1 after a first
+    /// beta = 0 call, get exactly the bits of one call over the whole K (the kernel adds per-block sums in order).
+    /// </summary>
+    public const int DepthBlock = KC;
     private const int MC = 128;
 
     /// <summary>
@@ -51,7 +57,7 @@ public static partial class Kernels
         int nPanels = (n + NR - 1) / NR;
         int mBlocks = (m + MC - 1) / MC;
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        int threads = Parallelism.MaxThreads;
+        int threads = Parallelism.AvailableThreads;
         var packedB = ArrayPool<float>.Shared.Rent(KC * nPanels * NR);
         try
         {
@@ -69,7 +75,8 @@ public static partial class Kernels
                     });
                     // Split over blocks of rows and, when M is small, over column panels too, so every core works.
                     // (About four jobs per thread when M alone cannot feed them, so the dynamic split stays balanced.)
-                    int nChunks = mBlocks >= 2 * threads ? 1 : Math.Min(nPanels, (4 * threads + mBlocks - 1) / mBlocks);
+                    // One thread: no column split, so each A block is packed once.
+                    int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.Min(nPanels, (4 * threads + mBlocks - 1) / mBlocks);
                     long work = (long)m * n * kc;
                     Parallelism.For(mBlocks * nChunks, work, job =>
                     {

@@ -25,17 +25,22 @@ public static partial class Kernels
     /// Im2Col into a wider matrix: row r of this image's columns starts at columns[r * rowStride], so several images
     /// can sit side by side (image i at offset i * OutHeight * OutWidth) and share one GEMM.
     /// </summary>
-    public static void Im2Col(ReadOnlySpan<float> image, in ConvGeometry g, Span<float> columns, int rowStride)
+    public static void Im2Col(ReadOnlySpan<float> image, in ConvGeometry g, Span<float> columns, int rowStride) =>
+        Im2Col(image, g, columns, rowStride, 0, g.ColumnRows);
+
+    /// <summary>
+    /// Only rows [rowStart, rowStart + rowCount) of the column matrix, written from columns[0]: a GEMM can then take
+    /// the depth in blocks whose columns stay in cache instead of materialising the whole matrix.
+    /// </summary>
+    public static void Im2Col(ReadOnlySpan<float> image, in ConvGeometry g, Span<float> columns, int rowStride, int rowStart, int rowCount)
     {
-        int outPlane = g.OutHeight * g.OutWidth;
-        int row = 0;
-        for (int c = 0; c < g.Channels; c++)
+        int outPlane = g.OutHeight * g.OutWidth, taps = g.KernelH * g.KernelW;
+        for (int row = rowStart; row < rowStart + rowCount; row++)
         {
+            int c = row / taps, kh = row % taps / g.KernelW, kw = row % g.KernelW;
             var plane = image.Slice(c * g.Height * g.Width, g.Height * g.Width);
-            for (int kh = 0; kh < g.KernelH; kh++)
-            for (int kw = 0; kw < g.KernelW; kw++, row++)
             {
-                var dst = columns.Slice(row * rowStride, outPlane);
+                var dst = columns.Slice((row - rowStart) * rowStride, outPlane);
                 for (int oh = 0; oh < g.OutHeight; oh++)
                 {
                     int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;

@@ -48,5 +48,8 @@ public static class Parallelism
         For(blocks, (long)total * 4, i => body(i * Block, Math.Min(Block, total - i * Block)));
     }
 
+    /// <summary>How many threads a parallel region started here would get: 1 inside another region.</summary>
+    public static int AvailableThreads => _insideParallelRegion ? 1 : _maxThreads;
+
     [ThreadStatic] private static bool _insideParallelRegion;
 }

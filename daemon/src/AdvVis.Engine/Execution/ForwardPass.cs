@@ -245,7 +245,7 @@ internal static class Profiler
     /// <summary>The op type, with convolutions split by kernel size and depthwise-ness.</summary>
     public static string Key(ModelNode node, Tensor?[] inputs) =>
         node.OpType == "Conv" && inputs.Length > 1 && inputs[1] is { Rank: 4 } w
-            ? $"Conv {w.Shape[2]}x{w.Shape[3]}{(w.Shape[1] == 1 && inputs[0]!.Shape[1] > 1 ? " depthwise" : "")}"
+            ? $"Conv {w.Shape[2]}x{w.Shape[3]}{(w.Shape[1] == 1 && inputs[0]!.Shape[1] > 1 ? " depthwise" : "")} {inputs[0]!.Shape[1]}->{w.Shape[0]} @{inputs[0]!.Shape[^1]}"
             : node.OpType;
 
     public static void Add(string key, long started)

@@ -111,22 +111,29 @@ public sealed class Conv(WindowAttributes window, int group) : Op
             // Large planes: one GEMM per image, images in parallel (each GEMM then runs on one core).
             Parallelism.For(p.N, work, n =>
             {
-                float[]? columns = p.Pointwise ? null : ArrayPool<float>.Shared.Rent(p.G.ColumnRows * p.G.ColumnCols);
+                int k = p.Cg * p.KH * p.KW, kb = Kernels.Kernels.DepthBlock;
+                float[]? columns = p.Pointwise ? null : ArrayPool<float>.Shared.Rent(Math.Min(k, kb) * outPlane);
                 try
                 {
                     for (int gi = 0; gi < group; gi++)
                     {
                         var xg = x.Data.AsSpan((n * p.C + gi * p.Cg) * inPlane, p.Cg * inPlane);
-                        ReadOnlySpan<float> cols = xg;
-                        if (columns is not null)
+                        var yg = y.Data.AsSpan((n * p.M + gi * p.Mg) * outPlane, p.Mg * outPlane);
+                        var wg = w.Data.AsSpan(gi * p.Mg * k, p.Mg * k);
+                        if (columns is null)
                         {
-                            Kernels.Kernels.Im2Col(xg, p.G, columns);
-                            cols = columns.AsSpan(0, p.G.ColumnRows * p.G.ColumnCols);
+                            Kernels.Kernels.Gemm(false, false, p.Mg, outPlane, k, 1f, wg, k, xg, outPlane, 0f, yg, outPlane);
+                            continue;
                         }
-                        int k = p.Cg * p.KH * p.KW;
-                        Kernels.Kernels.Gemm(false, false, p.Mg, outPlane, k, 1f,
-                            w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), k, cols, outPlane, 0f,
-                            y.Data.AsSpan((n * p.M + gi * p.Mg) * outPlane, p.Mg * outPlane), outPlane);
+                        // The column matrix one depth block at a time, so it stays in cache between im2col and the GEMM
+                        // (same bits as one GEMM over the whole depth).
+                        for (int r0 = 0; r0 < k; r0 += kb)
+                        {
+                            int rc = Math.Min(kb, k - r0);
+                            Kernels.Kernels.Im2Col(xg, p.G, columns, outPlane, r0, rc);
+                            Kernels.Kernels.Gemm(false, false, p.Mg, outPlane, rc, 1f, wg[r0..], k,
+                                columns.AsSpan(0, rc * outPlane), outPlane, r0 == 0 ? 0f : 1f, yg, outPlane);
+                        }
                     }
                 }
                 finally { if (columns is not null) ArrayPool<float>.Shared.Return(columns); }
@@ -135,8 +142,8 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         else
         {
             // Small planes: several images side by side in one wide GEMM, so the GEMM has enough columns to tile well.
-            int per = ImagesPerGemm(p), k = p.Cg * p.KH * p.KW;
-            var columns = ArrayPool<float>.Shared.Rent(k * per * outPlane);
+            int per = ImagesPerGemm(p), k = p.Cg * p.KH * p.KW, kb = Kernels.Kernels.DepthBlock;
+            var columns = ArrayPool<float>.Shared.Rent(Math.Min(k, kb) * per * outPlane);
             var product = ArrayPool<float>.Shared.Rent(p.Mg * per * outPlane);
             try
             {
@@ -146,13 +153,17 @@ public sealed class Conv(WindowAttributes window, int group) : Op
                     for (int gi = 0; gi < group; gi++)
                     {
                         int g0 = gi;
-                        Parallelism.For(count, (long)count * k * outPlane, i =>
+                        for (int r0 = 0; r0 < k; r0 += kb)
                         {
-                            var xg = x.Data.AsSpan(((n0 + i) * p.C + g0 * p.Cg) * inPlane, p.Cg * inPlane);
-                            Kernels.Kernels.Im2Col(xg, p.G, columns.AsSpan(i * outPlane), width);
-                        });
-                        Kernels.Kernels.Gemm(false, false, p.Mg, width, k, 1f, w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), k,
-                            columns.AsSpan(0, k * width), width, 0f, product.AsSpan(0, p.Mg * width), width);
+                            int rc = Math.Min(kb, k - r0), start = r0;
+                            Parallelism.For(count, (long)count * rc * outPlane, i =>
+                            {
+                                var xg = x.Data.AsSpan(((n0 + i) * p.C + g0 * p.Cg) * inPlane, p.Cg * inPlane);
+                                Kernels.Kernels.Im2Col(xg, p.G, columns.AsSpan(i * outPlane), width, start, rc);
+                            });
+                            Kernels.Kernels.Gemm(false, false, p.Mg, width, rc, 1f, w.Data.AsSpan(gi * p.Mg * k + r0, p.Mg * k - r0), k,
+                                columns.AsSpan(0, rc * width), width, r0 == 0 ? 0f : 1f, product.AsSpan(0, p.Mg * width), width);
+                        }
                         for (int i = 0; i < count; i++)
                         for (int m = 0; m < p.Mg; m++)
                             product.AsSpan(m * width + i * outPlane, outPlane)
