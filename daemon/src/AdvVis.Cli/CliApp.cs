@@ -31,6 +31,9 @@ public static class CliApp
           advvis attribution MODEL --data DATA --benign-class B --target-class T|none [attack options] [--layers L1,L2]
                  [--fractionation E1,E2,...] [--delete LAYER:U1,U2] [--json]
                                                      MASSIF: attribution graph, suppressed/emphasized/shared units
+          advvis profiles MODEL --data DATA [--layers L1,L2,...] [--limit 2000] [--seed N] [--json] [--bench]
+                                                     Activation Profiles: aligned 1-D UMAP per layer, trustworthiness, alignment,
+                                                     timings (--bench: umap-learn's figures next to ours)
           advvis --version
 
         preprocessing (attack/explain; override MODEL.onnx.advvis.json or a workspace advvis.json):
@@ -70,6 +73,7 @@ public static class CliApp
                 "explain" => ExplainCommand.Run(options, cancel.Token),
                 "vulnerability" => VulnerabilityCommand.Run(options, cancel.Token),
                 "attribution" => AttributionCommand.Run(options, cancel.Token),
+                "profiles" => ProfilesCommand.Run(options, cancel.Token),
                 "demo" => DemoCommand.Run(options, cancel.Token),
                 "info" => InfoCommand.Run(options),
                 "infer" => InferCommand.Run(options),
