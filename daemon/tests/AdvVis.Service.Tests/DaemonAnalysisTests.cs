@@ -98,7 +98,7 @@ public sealed class DaemonAnalysisTests(DaemonFixture fixture, ITestOutputHelper
         var model = Local.Open(Mnist, null, default);
         var pre = model.Preprocessing!;
         var expected = ActivationMaximization.Run(model.Model, "ReLU114_Output_0", 3, [1, 1, 28, 28], PixelTransform.FromNormalisation(pre.Scale, pre.Mean, pre.Std),
-            new ActivationMaximizationOptions { Steps = 12 });
+            ActivationMaximizationOptions.Readable with { Steps = 12, Seed = 0 }); // the protocol's defaults are the readable recipe
         Assert.Equal((float)expected.FinalActivation, first.GetProperty("activation").GetSingle());
         Assert.True(first.GetProperty("activation").GetSingle() > first.GetProperty("startActivation").GetSingle());
         Assert.Equal(12, first.GetProperty("trace").GetArrayLength());
@@ -106,6 +106,10 @@ public sealed class DaemonAnalysisTests(DaemonFixture fixture, ITestOutputHelper
         Assert.True(Convert.FromBase64String(first.GetProperty("image").GetProperty("pngBase64").GetString()!).AsSpan(1, 3).SequenceEqual("PNG"u8));
         Assert.Contains(D.Notifications, n => n.GetProperty("params").GetProperty("token").GetString() == "visualize");
         Assert.True((await Result("unit/visualize", parameters)).GetProperty("fromCache").GetBoolean());
+        var pixel = await Result("unit/visualize", new { model = handle, layer = "ReLU114_Output_0", unit = 3, steps = 12, parameterization = "pixel", jitter = 2, scaleJitter = 0, rotateDegrees = 0, l2 = 1e-3, totalVariation = 1e-2, blurEvery = 8, seed = 1 });
+        var expectedPixel = ActivationMaximization.Run(model.Model, "ReLU114_Output_0", 3, [1, 1, 28, 28], PixelTransform.FromNormalisation(pre.Scale, pre.Mean, pre.Std),
+            new ActivationMaximizationOptions { Steps = 12 });
+        Assert.Equal((float)expectedPixel.FinalActivation, pixel.GetProperty("activation").GetSingle());
     }
 
     [Fact]

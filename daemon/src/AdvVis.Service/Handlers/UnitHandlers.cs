@@ -19,17 +19,14 @@ internal static class UnitHandlers
             var pre = Items.RequireImageModel(model);
             RequireLayer(model, p.Layer);
             Common.Require(p.Steps >= 1 && p.Steps <= 10_000, "steps must be between 1 and 10000.");
-            Common.Require(p.Jitter >= 0 && p.BlurEvery >= 0, "jitter and blurEvery must not be negative.");
+            Common.Require(p.Jitter >= 0 && p.BlurEvery >= 0 && p.ScaleJitter >= 0 && p.ScaleJitter < 1 && p.RotateDegrees >= 0,
+                "jitter, blurEvery and rotateDegrees must not be negative, scaleJitter must be in [0, 1).");
             return Common.Cached(r, context, "unit/visualize", model.Sha256, p, "", blobs =>
             {
                 context.BeginProgress($"Visualizing unit {p.Unit} of {p.Layer}", $"{p.Steps} steps", 0, cancellable: true);
                 var result = ActivationMaximization.Run(model.Model, p.Layer, p.Unit, [1, pre.Channels, pre.Height, pre.Width],
                     PixelTransform.FromNormalisation(pre.Scale, pre.Mean, pre.Std),
-                    new ActivationMaximizationOptions
-                    {
-                        Seed = p.Seed, Steps = p.Steps, LearningRate = p.LearningRate, Jitter = p.Jitter, L2 = p.L2,
-                        TotalVariation = p.TotalVariation, BlurEvery = p.BlurEvery, InitialNoise = p.InitialNoise,
-                    }, context.CancellationToken, new Progress(context));
+                    Options(p, pre), context.CancellationToken, new Progress(context));
                 return new UnitVisualizeResult(Payloads.Png(Items.ToImage(pre, result.Image), blobs, r.State.InlineLimitBytes),
                     (float)result.FinalActivation, (float)result.StartActivation, result.Trace.Select(v => (float)v).ToArray(), false);
             }, hit => hit with { FromCache = true });
@@ -78,6 +75,15 @@ internal static class UnitHandlers
             return new ReceptiveFieldsResult(rfs.Layer, fields);
         });
     }
+
+    /// <summary>The library's options for a unit/visualize request (colour order from the model's preprocessing).</summary>
+    public static ActivationMaximizationOptions Options(UnitVisualizeParams p, AdvVis.Data.Preprocessing pre) => new()
+    {
+        Parameterization = p.Parameterization == Protocol.ImageParameterization.Pixel ? Analysis.Layers.ImageParameterization.Pixel : Analysis.Layers.ImageParameterization.Fourier,
+        Seed = p.Seed, Steps = p.Steps, LearningRate = p.LearningRate, Jitter = p.Jitter, Scale = p.ScaleJitter, RotationDegrees = p.RotateDegrees,
+        DecorrelateColour = p.Decorrelate, ColourOrder = pre.Order == AdvVis.Data.ChannelOrder.Bgr ? ColourOrder.Bgr : ColourOrder.Rgb,
+        L2 = p.L2, TotalVariation = p.TotalVariation, BlurEvery = p.BlurEvery, InitialNoise = p.InitialNoise,
+    };
 
     /// <summary>-32007 naming the layer when the model has no such tensor.</summary>
     public static void RequireLayer(OpenModel model, string layer)

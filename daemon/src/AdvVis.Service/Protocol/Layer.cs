@@ -64,8 +64,12 @@ public sealed record UnitMap(int Unit, int Height, int Width, float Min, float M
 
 public sealed record LayerActivationMapsResult(string Layer, UnitMap[] Maps);
 
-public sealed record UnitVisualizeParams(string Model, string Layer, int Unit, int Steps = 128, double LearningRate = 0.05, int Jitter = 2,
-    double L2 = 1e-3, double TotalVariation = 1e-2, int BlurEvery = 8, double InitialNoise = 0.1, ulong Seed = 1);
+public enum ImageParameterization { Fourier, Pixel }
+
+/// <summary>Defaults are Lucid's readable recipe (Fourier, colour decorrelation, jitter ±8, scale ±10%, rotation ±10°, 256 steps).</summary>
+public sealed record UnitVisualizeParams(string Model, string Layer, int Unit, int Steps = 256, double LearningRate = 0.05, int Jitter = 8,
+    double ScaleJitter = 0.1, double RotateDegrees = 10, bool Decorrelate = true, ImageParameterization Parameterization = ImageParameterization.Fourier,
+    double L2 = 0, double TotalVariation = 0, int BlurEvery = 0, double InitialNoise = 0.1, ulong Seed = 0);
 
 public sealed record UnitVisualizeResult(ImageData Image, float Activation, float StartActivation, float[] Trace, bool FromCache);
 
