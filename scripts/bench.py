@@ -133,7 +133,7 @@ def main():
     lines = [
         f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. Threads: {args.threads} (torch.set_num_threads({args.threads})).",
         f"Load average (1 min) before/after: {loads[0]:.1f} / {loads[1]:.1f}. Each figure is the best of {args.rounds} interleaved rounds;",
-        f"each round is the median of ≥{args.repeats} timed runs (≥2 s) after 2 warm-up runs. PyTorch: best of OMP_WAIT_POLICY default and PASSIVE.",
+        f"each round is the median of ≥{args.repeats} timed runs (≥2 s) after ≥2 warm-up runs and ≥1 s. PyTorch: best of OMP_WAIT_POLICY default and PASSIVE.",
         "",
         "| model | batch | pass | AdvVis img/s | PyTorch img/s | ratio |",
         "|---|---:|---|---:|---:|---:|",

@@ -5,7 +5,7 @@ usage: bench_torch.py MODEL.onnx --batch B [--backward] [--threads T] [--repeats
        bench_torch.py --sgemm N [--threads T]
 
 The ONNX graph is interpreted with torch.nn.functional on the model's own weights, so both engines run exactly
-the same network. Timing: 2 warm-up runs, then at least R runs and at least 2 s; the median is reported.
+the same network. Timing: warm-up of at least 2 runs and 1 s, then at least R runs and at least 2 s; the median is reported.
 Needs Debian's /usr/bin/python3 with python3-torch and python3-onnx. Prints one JSON line.
 """
 import argparse
@@ -106,8 +106,11 @@ def openblas(threads):
 
 
 def timed(fn, repeats):
-    for _ in range(2):
+    warm = time.perf_counter()
+    runs = 0
+    while runs < 2 or (time.perf_counter() - warm < 1 and runs < 100000):  # same warm-up as `advvis bench`
         fn()
+        runs += 1
     times, start = [], time.perf_counter()
     while len(times) < repeats or (time.perf_counter() - start < 2 and len(times) < 1000):
         t = time.perf_counter()

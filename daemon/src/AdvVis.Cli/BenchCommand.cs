@@ -1,5 +1,5 @@
-// `advvis bench MODEL --batch B [--backward] [--threads T] [--json]`: images per second, the median of timed
-// repeats after warm-up, and the process's peak memory.
+// `advvis bench MODEL --batch B [--backward] [--threads T] [--repeats R] [--json]`: images per second, the median of
+// timed repeats after warm-up, and the process's peak memory. `advvis bench --sgemm N`: GEMM GFLOP/s.
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using AdvVis.Engine;
@@ -37,16 +37,7 @@ internal static class BenchCommand
             }
         }
 
-        for (int i = 0; i < 2; i++) Once();
-        var seconds = new List<double>();
-        var total = Stopwatch.StartNew();
-        for (int i = 0; i < repeats || (total.Elapsed.TotalSeconds < 2 && i < 1000); i++)
-        {
-            var sw = Stopwatch.StartNew();
-            Once();
-            seconds.Add(sw.Elapsed.TotalSeconds);
-        }
-        seconds.Sort();
+        var seconds = Measure(Once, repeats);
         double median = seconds[seconds.Count / 2];
         double imagesPerSecond = batch / median;
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
@@ -78,22 +69,33 @@ internal static class BenchCommand
         var a = new float[n * n]; var b = new float[n * n]; var c = new float[n * n];
         for (int i = 0; i < a.Length; i++) { a[i] = (float)rng.NextDouble(); b[i] = (float)rng.NextDouble(); }
         void Once() => Kernels.Kernels.Gemm(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n);
-        for (int i = 0; i < 2; i++) Once();
-        var seconds = new List<double>();
-        var total = Stopwatch.StartNew();
-        for (int i = 0; i < repeats || (total.Elapsed.TotalSeconds < 2 && i < 1000); i++)
-        {
-            var sw = Stopwatch.StartNew();
-            Once();
-            seconds.Add(sw.Elapsed.TotalSeconds);
-        }
-        seconds.Sort();
+        var seconds = Measure(Once, repeats);
         double median = seconds[seconds.Count / 2], gflops = 2.0 * n * n * n / median / 1e9;
         if (args.Has("--json"))
             CliApp.WriteJson(new JsonObject { ["sgemm"] = n, ["threads"] = threads, ["medianSeconds"] = median, ["gflops"] = gflops });
         else
             Console.WriteLine($"sgemm {n}x{n}x{n}  threads {threads}  {gflops:F1} GFLOP/s  (median {median * 1000:F2} ms over {seconds.Count} runs)");
         return 0;
+    }
+
+    /// <summary>
+    /// Warm-up of at least 2 runs and 1 s (so the tiered JIT has promoted the hot methods and the timings are of
+    /// steady-state code), then at least <paramref name="repeats"/> timed runs and 2 s (at most 1000 runs); sorted.
+    /// </summary>
+    private static List<double> Measure(Action once, int repeats)
+    {
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 2 || (warm.Elapsed.TotalSeconds < 1 && i < 100000); i++) once();
+        var seconds = new List<double>();
+        var total = Stopwatch.StartNew();
+        for (int i = 0; i < repeats || (total.Elapsed.TotalSeconds < 2 && i < 1000); i++)
+        {
+            var sw = Stopwatch.StartNew();
+            once();
+            seconds.Add(sw.Elapsed.TotalSeconds);
+        }
+        seconds.Sort();
+        return seconds;
     }
 
     private static int ParseInt(string text, string name, int min, int max) =>

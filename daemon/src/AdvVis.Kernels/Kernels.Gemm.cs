@@ -76,8 +76,9 @@ public static partial class Kernels
                     // Split over blocks of rows and, when M is small, over column panels too, so every core works.
                     // (About four jobs per thread when M alone cannot feed them, so the dynamic split stays balanced.)
                     // One thread: no column split, so each A block is packed once.
-                    int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.Min(nPanels, (4 * threads + mBlocks - 1) / mBlocks);
                     long work = (long)m * n * kc;
+                    int nChunks = threads == 1 || work < Parallelism.MinParallelWork || mBlocks >= 2 * threads
+                        ? 1 : Math.Min(nPanels, (4 * threads + mBlocks - 1) / mBlocks);
                     Parallelism.For(mBlocks * nChunks, work, job =>
                     {
                         int mb = job / nChunks, chunk = job % nChunks;

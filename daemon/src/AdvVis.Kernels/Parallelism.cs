@@ -22,7 +22,7 @@ public static class Parallelism
     public static void For(int count, long work, Action<int> body)
     {
         // Nested parallel regions run sequentially: the outer split already keeps every core busy.
-        if (count <= 1 || _maxThreads == 1 || work < 1 << 19 || _insideParallelRegion)
+        if (count <= 1 || _maxThreads == 1 || work < MinParallelWork || _insideParallelRegion)
         {
             for (int i = 0; i < count; i++) body(i);
             return;
@@ -47,6 +47,9 @@ public static class Parallelism
         if (blocks <= 1) { body(0, total); return; }
         For(blocks, (long)total * 4, i => body(i * Block, Math.Min(Block, total - i * Block)));
     }
+
+    /// <summary>Below this much work (about a flop count) a region runs on the calling thread: a hand-off costs more.</summary>
+    public const long MinParallelWork = 1 << 19;
 
     /// <summary>How many threads a parallel region started here would get: 1 inside another region.</summary>
     public static int AvailableThreads => _insideParallelRegion ? 1 : _maxThreads;
