@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests of the VS Code extension and its webviews: installs npm packages (npm ci), Debian's chromium and code-server
+# Tests of the VS Code extension and its webviews: installs npm packages (npm install from the lock), Debian's chromium and code-server
 # (npm) when missing, builds the daemon if needed, bundles, packages the .vsix, type-checks, then runs (1) the webview
 # bundles in headless chromium (draw times printed, screenshots in out/test-artifacts/), (2) the extension's unit tests
 # against a stand-in daemon, (3) its client and converters against the real daemon, and (4) the end-to-end test in a
@@ -16,7 +16,9 @@ if [ ! -x /usr/bin/chromium ]; then
   { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends chromium; } >/dev/null || fail "could not install chromium"
 fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error || fail "npm ci failed"
+  # `npm install` from the committed lock: npm 11's `npm ci` rejects locks that leave out other platforms'
+  # optional packages (rollup's), which is how npm writes them here. The lock is not changed by this.
+  npm install --no-audit --no-fund --loglevel=error || fail "npm install failed"
 fi
 # The real daemon for the integration tests (scripts/test.sh has built the solution already; alone, build the CLI).
 dll=daemon/src/AdvVis.Cli/bin/Debug/net10.0/advvis.dll
