@@ -21,7 +21,8 @@ connect(message => {
         graph = converted;
         findings = message.body.findings;
         const state = getState();
-        if (!state.collapsed) updateState({ collapsed: converted.nodes.length > 80 ? converted.blocks.filter(block => !block.parentId).map(block => block.id) : [] });
+        // First view of a large model: the daemon's suggested overview (its blocks of defaultCollapseDepth collapsed).
+        if (!state.collapsed) updateState({ collapsed: converted.nodes.length > 40 ? overview(converted) : [] });
         render();
     } else if (message.type === 'error') {
         showError(app, message.message);
@@ -42,16 +43,19 @@ function render(): void {
     legend.textContent = 'grey: no parameters · blue: weighted (conv, dense) · red: other trainable · click a block to collapse or expand, a node to select its layer';
     const expand = button('Expand all', () => { updateState({ collapsed: [] }); render(); });
     const collapse = button('Collapse all', () => { updateState({ collapsed: graph!.blocks.filter(block => !block.parentId).map(block => block.id) }); render(); });
+    const overviewButton = button('Overview', () => { updateState({ collapsed: overview(graph!) }); render(); });
+    overviewButton.title = `Collapse the blocks of depth ${graph.defaultCollapseDepth} (the daemon's suggestion for a readable overview)`;
     const spacer = document.createElement('span');
     spacer.className = 'spacer';
     const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-    toolbar.append(title, expand, collapse, spacer, exportButtons({
+    toolbar.append(title, expand, collapse, overviewButton, spacer, exportButtons({
         name: `${graph.modelName}-architecture`,
         svg: () => svg,
         json: () => graph,
         csv: () => ['index,name,opType,category,parameters,output', ...graph!.nodes.map(node => [node.index, node.name, node.opType, node.category, node.parameterCount, node.outputs[0] ?? ''].join(','))].join('\n') + '\n',
     }));
     app.append(toolbar, legend);
+    if (graph.shapeError) showError(app, `Output shapes are not shown: ${graph.shapeError}`);
     if (graph.unsupportedOps.length) showError(app, `Operators AdvVis cannot run yet: ${graph.unsupportedOps.join(', ')}. The graph is shown; analyses through them will fail.`);
     app.append(svg);
     drawArchitecture(svg, graph, { collapsed: new Set(state.collapsed ?? []), selectedLayers: new Set(state.selectedLayers ?? []), findings }, {
@@ -77,4 +81,10 @@ function button(text: string, onClick: () => void): HTMLButtonElement {
     element.textContent = text;
     element.addEventListener('click', onClick);
     return element;
+}
+
+/** The blocks the daemon suggests collapsing for an overview (depth defaultCollapseDepth); top-level ones if none. */
+function overview(model: ModelGraph): string[] {
+    const atDepth = model.blocks.filter(block => block.depth === model.defaultCollapseDepth);
+    return (atDepth.length ? atDepth : model.blocks.filter(block => !block.parentId)).map(block => block.id);
 }

@@ -1,5 +1,6 @@
-// Attribution graph (MASSIF §3): neurons that the attack excites (orange) or suppresses (blue) per layer, left to right,
-// and the influence edges between them. Clicking a node focuses it; shift-click adds it to the neuron-edit set.
+// Attribution graph (MASSIF §3, attribution/graph): per layer, left to right, the most important units grouped by the
+// relative change of importance under attack: emphasized (orange), suppressed (blue), shared (grey), inactive (hollow);
+// influence edges between consecutive layers, coloured by the side on which they are stronger. Clicking a node focuses it; shift-click adds it to the neuron-edit set.
 import * as d3 from 'd3';
 import type { AttributionGraph, AttributionNode } from '../shared/messages';
 import { adversarialColor, benignColor } from '../shared/theme';
@@ -20,15 +21,20 @@ export function drawAttribution(svgElement: SVGSVGElement, graph: AttributionGra
     svg.append('g').selectAll('path').data(graph.edges.filter(edge => position.has(edge.from) && position.has(edge.to))).join('path')
         .attr('class', 'attr-edge')
         .attr('d', edge => { const [x1, y1] = position.get(edge.from)!, [x2, y2] = position.get(edge.to)!; const m = (x1 + x2) / 2; return `M${x1},${y1}C${m},${y1} ${m},${y2} ${x2},${y2}`; })
-        .attr('stroke', edge => (edge.weight >= 0 ? adversarialColor : benignColor))
+        .attr('data-from', edge => edge.from).attr('data-to', edge => edge.to)
+        .attr('stroke', edge => (edge.adversarialWeight >= edge.benignWeight ? adversarialColor : benignColor))
         .attr('stroke-width', edge => 0.5 + (4 * Math.abs(edge.weight)) / maxWeight);
     svg.append('g').selectAll('text').data(graph.layers).join('text').attr('x', layer => x(layer)!).attr('y', 14).attr('text-anchor', 'middle').text(layer => layer);
     const nodes = svg.append('g').selectAll('g').data(graph.nodes.filter(node => position.has(node.id))).join('g')
         .attr('class', node => `attr-node${selected.has(`${node.layer}#${node.unit}`) ? ' selected' : ''}`)
-        .attr('data-node', node => node.id)
+        .attr('data-node', node => node.id).attr('data-group', node => node.side)
         .attr('transform', node => `translate(${position.get(node.id)!.join(',')})`)
         .on('click', (event: MouseEvent, node) => onClick(node, event.shiftKey));
-    nodes.append('circle').attr('r', node => 4 + (6 * Math.abs(node.delta)) / maxDelta).attr('fill', node => (node.delta >= 0 ? adversarialColor : benignColor));
+    const fill = { adversarial: adversarialColor, benign: benignColor, both: 'var(--advvis-grey, #888)', inactive: 'none' } as const;
+    const describe = { adversarial: 'emphasized by the attack', benign: 'suppressed by the attack', both: 'shared by both', inactive: 'inactive' } as const;
+    nodes.append('circle').attr('r', node => 4 + (6 * Math.abs(node.delta)) / maxDelta).attr('fill', node => fill[node.side])
+        .attr('stroke', node => (node.side === 'inactive' ? 'var(--advvis-grey, #888)' : null));
     nodes.append('text').attr('x', 12).attr('dy', '0.35em').text(node => `${node.unit}`);
-    nodes.append('title').text(node => `${node.layer} unit ${node.unit}: ${node.delta >= 0 ? 'excited' : 'suppressed'} by the attack (Δ ${node.delta.toFixed(3)})`);
+    nodes.append('title').text(node => `${node.layer} unit ${node.unit}: ${describe[node.side]}; importance ${node.benignImportance.toFixed(3)} → ${node.adversarialImportance.toFixed(3)} (relative change ${(100 * node.delta).toFixed(0)}%)`
+        + (node.vulnerableAtEps !== null ? `; changes from ε = ${node.vulnerableAtEps}` : ''));
 }

@@ -161,7 +161,7 @@ function flow(explanation: Explanation): void {
         const t0 = performance.now();
         drawFlow(svg, data, { canvas, width: Math.max(480, app.clientWidth - 24), height: 320, selectedLayer: getState().selectedLayers?.[0] ?? explanation.divergingLayer ?? undefined, onSelectLayer });
         svg.dataset.drawMs = (performance.now() - t0).toFixed(1);
-        note(container, `${data.background.length} background images coloured by class; solid: benign, dashed: adversarial. Click an axis for its Layer View.`);
+        note(container, `${data.background.length} background images on aligned 1-D UMAP axes, coloured by class, with ${data.bundles.length} bundles (width ∝ images); solid: benign, dashed: adversarial; red: the diverging point. Click an axis for its Layer View.`);
         return;
     }
     missingNote(container, 'profiles/compute');
@@ -259,7 +259,17 @@ function neurons(explanation: Explanation): void {
     const container = section(`Most changed neurons${explanation.neurons[0] ? ` (${explanation.neurons[0].layer})` : ''}`, 'neurons', exportButtons({
         name: 'neurons', csv: () => toCsv(['layer', 'unit', 'change'], explanation.neurons.map(n => [n.layer, n.unit, n.score])), json: () => explanation.neurons,
     }));
-    missingNote(container, 'unit/receptiveFields');
+    missingNote(container, 'unit/receptiveFields', 'unit/visualize', 'neurons/rank');
+    const ranked = explanation.ranked;
+    if (ranked) {
+        const line = document.createElement('div');
+        line.className = 'advvis-note';
+        line.id = 'ranked';
+        line.dataset.units = String(ranked.units.length);
+        line.textContent = `Most vulnerable units of ${ranked.layer} by band gap (neurons/rank over ${ranked.benignCount} background images of class ${ranked.benignClass} and ${ranked.adversarialCount} attacked into ${ranked.adversarialClass}): `
+            + ranked.units.slice(0, 10).map(u => `${u.unit} (${u.bandGap.toFixed(2)})`).join(', ');
+        container.append(line);
+    }
     if (!explanation.neurons.length) { note(container, 'The daemon reported no changed units.'); return; }
     const table = document.createElement('div');
     container.append(table);
@@ -310,5 +320,5 @@ function attribution(explanation: Explanation): void {
             post({ type: 'selectUnit', layer: node.layer, unit: node.unit });
         }
     });
-    note(container, 'Orange: emphasized by the attack; blue: suppressed. Shift-click adds a unit to the deletion set.');
+    note(container, `${graph.imageCount} image(s) attacked (success ${(100 * graph.successRate).toFixed(0)}%). Orange: emphasized by the attack; blue: suppressed; grey: shared; hollow: inactive; edges by influence, coloured by the stronger side. Shift-click adds a unit to the deletion set.`);
 }

@@ -2,7 +2,7 @@
 // Decoding and reshaping only: every number shown was computed by the daemon.
 import type * as P from '../../vscode-advvis/src/daemon/protocol';
 import type {
-    AttributionGraph, DatasetBundle, DatasetImage, Explanation, ExplanationBundle, FlowData, Heatmap, LayerCategory, LayerData,
+    AttributionGraph, AttributionNode, DatasetBundle, DatasetImage, Explanation, ExplanationBundle, FlowData, Heatmap, LayerCategory, LayerData,
     ModelGraph, NeuronCurves, Prediction, VulnerableNeuron,
 } from './messages';
 
@@ -32,6 +32,7 @@ export function toModelGraph(modelPath: string, graph: P.ModelGraphResult, info?
         blocks: graph.blocks.map(block => ({ id: block.id, label: block.label, parentId: block.parentId ?? null, depth: block.depth, nodes: block.nodes })),
         parameterCount: info?.parameterCount ?? graph.nodes.reduce((sum, node) => sum + node.parameterCount, 0),
         unsupportedOps: [...new Set((info?.unsupported ?? []).map(op => op.opType))],
+        defaultCollapseDepth: graph.defaultCollapseDepth ?? 0, shapeError: graph.shapeError,
     };
 }
 
@@ -43,28 +44,43 @@ export function toPrediction(prediction: P.Prediction, classNames?: string[]): P
     };
 }
 
-/** Column 0 of every layer's profile; rows are background items, then the foreground pair (benign, adversarial). */
+/** The Flow View from profiles/compute: background positions per axis (row i of every layer's profile), the first
+ * benign/adversarial foreground pair, the daemon's bundles, spines, alignment and diverging point. */
 export function toFlow(profiles: P.ProfilesComputeResult, explain?: P.ExplainRunResult): FlowData {
     const layers = profiles.layers;
     const count = profiles.backgroundCount;
     const background: number[][] = Array.from({ length: count }, () => new Array<number>(layers.length));
-    const benign = new Array<number>(layers.length).fill(0), adversarial = new Array<number>(layers.length).fill(0);
+    const benign = new Array<number>(layers.length).fill(NaN), adversarial = new Array<number>(layers.length).fill(NaN);
+    const pair = profiles.pairs?.[0];
+    const row = pair?.foreground ?? 0;
     profiles.profiles.forEach((profile, l) => {
         const components = profile.background.shape[1] ?? 1;
         const values = decodeArray(profile.background);
         for (let i = 0; i < count; i++) background[i][l] = values[i * components];
         const foreground = decodeArray(profile.foreground);
         const fgComponents = profile.foreground?.shape[1] ?? 1;
-        if (foreground.length) benign[l] = foreground[0];
+        if (foreground.length > row * fgComponents) benign[l] = foreground[row * fgComponents];
         const twin = decodeArray(profile.foregroundAdversarial);
-        if (twin.length) adversarial[l] = twin[0];
+        if (twin.length > row * fgComponents) adversarial[l] = twin[row * fgComponents];
+        // Without `attack`, a second foreground item is taken as the adversarial image.
         else if (foreground.length >= 2 * fgComponents) adversarial[l] = foreground[fgComponents];
     });
-    const diverging = profiles.divergingPoint ?? explain?.divergingPoint;
+    const diverging = pair?.divergingPoint ?? profiles.divergingPoint ?? (profiles.pairs || profiles.divergence ? undefined : explain?.divergingPoint);
     const divergingLayer = diverging ? layers.indexOf(diverging.layer) : -1;
+    const perLayer = pair?.layers ?? profiles.divergence ?? [];
     return {
-        layers, background, backgroundLabels: profiles.backgroundLabels, benign, adversarial,
+        layers, background, backgroundLabels: profiles.colourLabels ?? profiles.backgroundLabels, benign, adversarial,
         divergingLayer: divergingLayer >= 0 ? divergingLayer : null, classNames: profiles.classNames,
+        scores: layers.map(layer => {
+            const entry = perLayer.find(d => d.layer === layer);
+            return { score: entry?.score ?? NaN, profileDistance: entry?.profileDistance ?? null };
+        }),
+        bundles: (profiles.bundles ?? []).map(b => ({ pair: b.pair, label: b.label, count: b.count, from: b.from, to: b.to, fromSpread: b.fromSpread, toSpread: b.toSpread })),
+        spines: (profiles.spines ?? []).map(s => ({ label: s.label, count: s.count, q1: s.q1, median: s.median, q3: s.q3 })),
+        alignment: profiles.alignment,
+        trustworthiness: profiles.profiles.map(profile => profile.trustworthiness ?? null),
+        benignClass: profiles.foregroundPredicted?.[row] ?? explain?.benign.class ?? null,
+        adversarialClass: profiles.foregroundAdversarialPredicted?.[row] ?? explain?.adversarial.class ?? null,
     };
 }
 
@@ -82,7 +98,8 @@ export function toLayer(reduce: P.LayerReduceResult, reduction: string, maps?: P
     };
 }
 
-/** The top changed units of the diverging layer (explain/run), with their receptive fields when the daemon gave them. */
+/** The top changed units of the diverging layer (explain/run), with their receptive fields, activation-maximisation
+ * images and band gaps when the daemon gave them. */
 export function toNeurons(bundle: ExplanationBundle): VulnerableNeuron[] {
     const explain = bundle.explain;
     if (!explain) return [];
@@ -90,20 +107,32 @@ export function toNeurons(bundle: ExplanationBundle): VulnerableNeuron[] {
     const layer = explain.layers.find(entry => entry.layer === layerName);
     if (!layer) return [];
     const field = (result: P.ReceptiveFieldsResult | undefined, unit: number) => imageUrl(result?.fields.find(f => f.unit === unit)?.mask);
-    return layer.topChangedUnits.map(score => ({
-        layer: layer.layer, unit: score.unit, score: score.value, benignActivation: NaN, adversarialActivation: NaN,
-        benignField: field(bundle.fieldsBenign, score.unit), adversarialField: field(bundle.fieldsAdversarial, score.unit),
-    }));
+    const rank = bundle.rank?.layer === layer.layer ? bundle.rank : undefined;
+    return layer.topChangedUnits.map(score => {
+        const visual = bundle.visualizations?.find(v => v.layer === layer.layer && v.unit === score.unit);
+        return {
+            layer: layer.layer, unit: score.unit, score: score.value, benignActivation: NaN, adversarialActivation: NaN,
+            benignField: field(bundle.fieldsBenign, score.unit), adversarialField: field(bundle.fieldsAdversarial, score.unit),
+            visualization: visual && imageUrl(visual.image) ? { layer: visual.layer, unit: visual.unit, image: imageUrl(visual.image)!, startActivation: visual.startActivation, activation: visual.activation } : undefined,
+            bandGap: rank?.units.find(u => u.unit === score.unit)?.bandGap,
+        };
+    });
 }
 
 export function toAttribution(result: P.AttributionGraphResult): AttributionGraph {
-    const sides: Record<P.UnitGroup, 'benign' | 'adversarial' | 'both'> = { suppressed: 'benign', emphasized: 'adversarial', shared: 'both' };
+    const sides: Record<P.UnitGroup, AttributionNode['side']> = { suppressed: 'benign', emphasized: 'adversarial', shared: 'both', inactive: 'inactive' };
     return {
         layers: result.layers.map(layer => layer.layer),
         nodes: result.layers.flatMap(layer => layer.units.map(unit => ({
-            id: `${layer.layer}#${unit.unit}`, layer: layer.layer, unit: unit.unit, delta: unit.adversarialImportance - unit.benignImportance, side: sides[unit.group],
+            id: `${layer.layer}#${unit.unit}`, layer: layer.layer, unit: unit.unit, delta: unit.relativeChange,
+            benignImportance: unit.benignImportance, adversarialImportance: unit.adversarialImportance, side: sides[unit.group] ?? 'both',
+            vulnerableAtEps: unit.vulnerableAtEps ?? null,
         }))),
-        edges: result.edges.map(edge => ({ from: `${edge.fromLayer}#${edge.fromUnit}`, to: `${edge.toLayer}#${edge.toUnit}`, weight: edge.influence })),
+        edges: result.edges.map(edge => ({
+            from: `${edge.fromLayer}#${edge.fromUnit}`, to: `${edge.toLayer}#${edge.toUnit}`, weight: edge.influence,
+            benignWeight: edge.benignInfluence, adversarialWeight: edge.adversarialInfluence,
+        })),
+        imageCount: result.imageCount, successRate: result.successRate,
     };
 }
 
@@ -126,24 +155,36 @@ export function toExplanation(bundle: ExplanationBundle): Explanation | null {
             adversarial: toHeatmap(vulnerability.aMap, vulnerability.height, vulnerability.width),
         } : null,
         neurons: toNeurons(bundle),
+        ranked: bundle.rank ? {
+            layer: bundle.rank.layer, benignClass: bundle.rank.benignClass, adversarialClass: bundle.rank.adversarialClass,
+            benignCount: bundle.rank.benignCount, adversarialCount: bundle.rank.adversarialCount,
+            units: bundle.rank.units.map(u => ({ unit: u.unit, bandGap: u.bandGap, curveGap: u.curveGap })),
+        } : null,
         attribution: bundle.attribution ? toAttribution(bundle.attribution) : null,
         missing: bundle.missing, pending: bundle.pending,
     };
 }
 
-/** Image space of the Dataset View: one entry per attacked item, with 2-D positions when profiles/compute ran. */
+/** Image space of the Dataset View: one entry per attacked item, with 2-D positions when profiles/compute ran: either one
+ * 2-component profile, or (the daemon's profiles are 1-D) the first two layers' aligned axes as x and y. */
 export function toDatasetImages(bundle: DatasetBundle): DatasetImage[] {
     const items = bundle.attackResult?.items ?? [];
-    const profile = bundle.profiles?.profiles[0];
-    const benignXY = profile ? decodeArray(profile.background) : null;
-    const adversarialXY = profile ? decodeArray(profile.foreground) : null;
+    const profiles = bundle.profiles?.profiles ?? [];
+    const xy = (pick: (profile: P.LayerProfile) => P.ArrayData | undefined): ((index: number) => [number, number] | null) => {
+        if (profiles.length >= 2 && (profiles[0].background.shape[1] ?? 1) === 1) {
+            const x = decodeArray(pick(profiles[0])), y = decodeArray(pick(profiles[1]));
+            return index => (index < x.length && index < y.length ? [x[index], y[index]] : null);
+        }
+        const values = profiles[0] ? decodeArray(pick(profiles[0])) : new Float32Array(0);
+        return index => (values.length >= 2 * (index + 1) ? [values[2 * index], values[2 * index + 1]] : null);
+    };
+    const benignXY = xy(profile => profile.background), adversarialXY = xy(profile => profile.foreground);
     return items.map((item, index) => ({
         index, source: item.source, trueLabel: item.trueClass ?? item.benign.class, benignLabel: item.benign.class, adversarialLabel: item.adversarial.class,
         benignProbability: item.benign.probability, adversarialProbability: item.adversarial.probability,
         benignProbabilityDrop: item.benignProbabilityDrop, adversarialProbabilityGain: item.adversarialProbabilityGain, success: item.success,
         perturbationL2: item.l2, adversarialPath: item.adversarialPath,
-        benignXY: benignXY && benignXY.length >= 2 * (index + 1) ? [benignXY[2 * index], benignXY[2 * index + 1]] : null,
-        adversarialXY: adversarialXY && adversarialXY.length >= 2 * (index + 1) ? [adversarialXY[2 * index], adversarialXY[2 * index + 1]] : null,
+        benignXY: benignXY(index), adversarialXY: adversarialXY(index),
         adversarialThumb: imageUrl(item.adversarialImage),
     }));
 }

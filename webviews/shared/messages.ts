@@ -44,6 +44,10 @@ export interface ModelGraph {
     blocks: GraphBlock[];
     parameterCount: number;
     unsupportedOps: string[];
+    /** The block depth whose blocks, collapsed, give a readable overview (the daemon's suggestion). */
+    defaultCollapseDepth: number;
+    /** Why output shapes are missing, when they are. */
+    shapeError?: string;
 }
 
 export interface ClassScore {
@@ -59,17 +63,31 @@ export interface Prediction {
     top: ClassScore[];
 }
 
-/** Activation Profiles (1-D per layer) of the background set and the two foreground images. */
+/** Activation Profiles (profiles/compute): one aligned 1-D axis per layer, positions normalised to the background's [0, 1]. */
 export interface FlowData {
     layers: string[];
-    /** background[i][l]: profile of background image i at layer l. */
+    /** background[i][l]: position of background image i on axis l. */
     background: number[][];
+    /** The labels that colour the background (the daemon's `colourLabels`: true or predicted class). */
     backgroundLabels: number[];
+    /** The benign foreground image and its adversarial twin, per axis. */
     benign: number[];
     adversarial: number[];
-    /** Index into layers where the two foreground trajectories split (from the daemon); null if none. */
+    /** Index into layers into which the pair's distance rises most (the daemon's diverging point); null if none. */
     divergingLayer: number | null;
+    /** Per layer: the pair's distance relative to the background's spread (`score`) and on the axis (`profileDistance`). */
+    scores: { score: number; profileDistance: number | null }[];
     classNames: string[];
+    /** Background lines grouped per axis pair, class, start and end bin (largest first). */
+    bundles: { pair: number; label: number; count: number; from: number; to: number; fromSpread: number; toSpread: number }[];
+    /** Per class: quartiles of its positions on each axis. */
+    spines: { label: number; count: number; q1: number[]; median: number[]; q3: number[] }[];
+    /** Spearman correlation of neighbouring axes. */
+    alignment: number[];
+    /** Trustworthiness per axis when computed (null otherwise). */
+    trustworthiness: (number | null)[];
+    benignClass: number | null;
+    adversarialClass: number | null;
 }
 
 /** Layer View: one reduced value per unit (max over space for conv units), plus activation maps of top units. */
@@ -98,27 +116,48 @@ export interface VulnerableNeuron {
     /** Receptive-field masks (PNG data URLs) on the benign and adversarial image. */
     benignField?: ImageDataUrl;
     adversarialField?: ImageDataUrl;
+    /** Activation-maximisation image of the unit (unit/visualize). */
+    visualization?: UnitVisualization;
+    /** Li et al.'s band gap of the unit over the background items of the two classes (neurons/rank), when ranked. */
+    bandGap?: number;
 }
 
 export interface AttributionNode {
     id: string;
     layer: string;
     unit: number;
-    /** Signed change of activation (adversarial − benign); positive: excited by the attack. */
+    /** Relative change of importance, (adversarial − benign) / max(benign, adversarial); positive: emphasized by the attack. */
     delta: number;
-    side: 'benign' | 'adversarial' | 'both';
+    benignImportance: number;
+    adversarialImportance: number;
+    /** suppressed: benign side; emphasized: adversarial side; shared: both; inactive: neither. */
+    side: 'benign' | 'adversarial' | 'both' | 'inactive';
+    vulnerableAtEps: number | null;
 }
 
 export interface AttributionEdge {
     from: string;
     to: string;
     weight: number;
+    benignWeight: number;
+    adversarialWeight: number;
 }
 
 export interface AttributionGraph {
     layers: string[];
     nodes: AttributionNode[];
     edges: AttributionEdge[];
+    imageCount: number;
+    successRate: number;
+}
+
+/** A unit's activation-maximisation image (unit/visualize). */
+export interface UnitVisualization {
+    layer: string;
+    unit: number;
+    image: ImageDataUrl;
+    startActivation: number;
+    activation: number;
 }
 
 /** An RGB or grey image as a PNG data URL produced by the daemon (data: URLs are allowed by the CSP's img-src). */
@@ -142,6 +181,8 @@ export interface Explanation {
     layer: LayerData | null;
     vulnerabilityMaps: { benign: Heatmap; adversarial: Heatmap } | null;
     neurons: VulnerableNeuron[];
+    /** neurons/rank over background items of the benign and adversarial classes, ranked by band gap. */
+    ranked: { layer: string; benignClass: number; adversarialClass: number; benignCount: number; adversarialCount: number; units: { unit: number; bandGap: number; curveGap: number }[] } | null;
     attribution: AttributionGraph | null;
     missing: { method: string; message: string }[];
     pending: string[];
@@ -211,6 +252,9 @@ export interface ExplanationBundle {
     fieldsBenign?: P.ReceptiveFieldsResult;
     fieldsAdversarial?: P.ReceptiveFieldsResult;
     attribution?: P.AttributionGraphResult;
+    /** unit/visualize of the diverging layer's most changed units (in their order). */
+    visualizations?: (P.UnitVisualizeResult & { layer: string; unit: number })[];
+    rank?: P.NeuronsRankResult;
     /** Parts the daemon could not give: the method and why (-32601 missing, -32006 not implemented, or the error). */
     missing: { method: string; message: string }[];
     /** Parts still being computed. */

@@ -44,7 +44,7 @@ export function mobileNetGraph(): P.ModelGraphResult {
     const gemm = add('Gemm', 'connectedWeighted', null);
     nodes[gemm].writesGraphOutput = true;
     edges.push({ from: gemm, to: -1, value: `v${gemm}`, shape: [1, 1000], isBranch: false });
-    return { nodes, edges, blocks, layers: nodes.map(n => n.outputs[0]) };
+    return { nodes, edges, blocks, layers: nodes.map(n => n.outputs[0]), defaultCollapseDepth: 0 };
 }
 
 export function prediction(cls: number, probability: number): P.Prediction {
@@ -61,17 +61,30 @@ export function explainResult(layers: string[], diverging: number): P.ExplainRun
     };
 }
 
+/** profiles/compute as the daemon answers it with `attack`: positions normalised to [0, 1], the pair, bundles, spines. */
 export function profiles(layers: string[], count: number, diverging: number): P.ProfilesComputeResult {
     const rand = random(42);
     const labels = Array.from({ length: count }, (_, i) => i % 10);
+    const position = (label: number, l: number) => Math.min(1, Math.max(0, (label + 0.5) / 10 + (rand() - 0.5) * (0.05 + 0.1 * l / layers.length)));
+    const background = layers.map((_, l) => labels.map(label => position(label, l)));
+    const benign = layers.map(() => 0.75), adversarial = layers.map((_, l) => (l < diverging ? 0.73 : 0.35));
+    const divergence = layers.map((layer, l) => ({ layer, distance: l, backgroundSpread: 1, score: l < diverging ? 0.2 + 0.02 * l : 1 + 0.1 * l, topChangedUnits: [], profileDistance: Math.abs(benign[l] - adversarial[l]) }));
+    const bundles: P.ProfileBundle[] = [];
+    for (let pair = 0; pair + 1 < layers.length; pair++) {
+        for (let label = 0; label < 10; label++) bundles.push({ pair, label, count: count / 10, from: (label + 0.5) / 10, to: (label + 0.5) / 10, fromSpread: 0.02, toSpread: 0.02 });
+    }
     return {
-        layers, backgroundCount: count, backgroundLabels: labels, backgroundPredicted: labels, classNames: Array.from({ length: 10 }, (_, i) => `class ${i}`),
+        layers, backgroundCount: count, backgroundLabels: labels, backgroundPredicted: labels, colourLabels: labels, classNames: Array.from({ length: 10 }, (_, i) => `class ${i}`),
         alignment: layers.slice(1).map(() => 0.9), fingerprints: { shape: [10, layers.length, 20], base64: f32(new Float32Array(10 * layers.length * 20)) }, fromCache: false,
-        divergingPoint: { layer: layers[diverging], layerIndex: diverging, score: 3 },
+        divergence, divergingPoint: { layer: layers[diverging], layerIndex: diverging, score: divergence[diverging].score },
+        foregroundPredicted: [7], foregroundAdversarialPredicted: [3],
+        pairs: [{ foreground: 0, layers: divergence, divergingPoint: { layer: layers[diverging], layerIndex: diverging, score: divergence[diverging].score }, jump: 0.8 }],
+        bundles, spines: Array.from({ length: 10 }, (_, label) => ({ label, count: count / 10, q1: layers.map(() => label / 10), median: layers.map(() => (label + 0.5) / 10), q3: layers.map(() => (label + 1) / 10) })),
         profiles: layers.map((layer, l) => ({
-            layer, trustworthiness: 0.9, histograms: { shape: [10, 20], base64: f32(new Float32Array(200)) },
-            background: { shape: [count, 1], base64: f32(labels.map(label => label * (0.2 + l / layers.length) + rand())) },
-            foreground: { shape: [2, 1], base64: f32([7 * (0.2 + l / layers.length), l < diverging ? 7 * (0.2 + l / layers.length) + 0.1 : 3 * (0.2 + l / layers.length)]) },
+            layer, histograms: { shape: [10, 20], base64: f32(new Float32Array(200)) }, features: 1000, min: -10, max: 10,
+            background: { shape: [count, 1], base64: f32(background[l]) },
+            foreground: { shape: [1, 1], base64: f32([benign[l]]) },
+            foregroundAdversarial: { shape: [1, 1], base64: f32([adversarial[l]]) },
         })),
     };
 }
@@ -92,11 +105,27 @@ export function attackResult(count: number): P.AttackRunResult {
     return { count, cleanAccuracy: 0.98, adversarialAccuracy: 0.2, successRate: 0.8, meanLinf: 0.1, meanL2: 1.5, budgetSpace: 'pixel', items, fromCache: false };
 }
 
+/** The Dataset View's profiles: two 1-D axes (penultimate layer, output) whose positions are x and y. */
 export function scatterProfiles(count: number): P.ProfilesComputeResult {
     const rand = random(5);
-    const xy = (n: number) => f32(Array.from({ length: 2 * n }, () => rand() * 10));
+    const axis = (n: number) => f32(Array.from({ length: n }, () => rand()));
+    const profile = (layer: string): P.LayerProfile => ({ layer, background: { shape: [count, 1], base64: axis(count) }, foreground: { shape: [count, 1], base64: axis(count) }, histograms: { shape: [0] }, features: 10, min: 0, max: 1 });
     return {
-        layers: ['pool'], backgroundCount: count, backgroundLabels: Array.from({ length: count }, (_, i) => i % 10), backgroundPredicted: [], classNames: [], alignment: [], fromCache: false,
-        fingerprints: { shape: [0] }, profiles: [{ layer: 'pool', background: { shape: [count, 2], base64: xy(count) }, foreground: { shape: [count, 2], base64: xy(count) }, histograms: { shape: [0] }, trustworthiness: 0.9 }],
+        layers: ['pool', 'logits'], backgroundCount: count, backgroundLabels: Array.from({ length: count }, (_, i) => i % 10), backgroundPredicted: [], colourLabels: [], classNames: [], alignment: [0.5], fromCache: false,
+        fingerprints: { shape: [0] }, profiles: [profile('pool'), profile('logits')], bundles: [], spines: [],
     };
 }
+
+/** attribution/graph over two layers: units in all four groups, influence edges between them. */
+export function attributionResult(layers: string[]): P.AttributionGraphResult {
+    const groups: P.UnitGroup[] = ['emphasized', 'suppressed', 'shared', 'inactive'];
+    return {
+        fromCache: false, imageCount: 1, successRate: 1,
+        layers: layers.map(layer => ({ layer, units: groups.map((group, unit) => ({ unit, group, benignImportance: group === 'inactive' ? 0 : 1, adversarialImportance: group === 'emphasized' ? 2 : group === 'suppressed' ? 0.3 : group === 'inactive' ? 0 : 1.1,
+            relativeChange: group === 'emphasized' ? 0.5 : group === 'suppressed' ? -0.7 : group === 'inactive' ? 0 : 0.1 })) })),
+        edges: layers.slice(1).flatMap((layer, l) => [0, 1, 2].map(unit => ({ fromLayer: layers[l], fromUnit: unit, toLayer: layer, toUnit: (unit + 1) % 4, influence: 1 + unit, benignInfluence: unit, adversarialInfluence: 1 + unit }))),
+    };
+}
+
+/** A 1×1 grey PNG as unit/visualize returns images. */
+export const tinyPng = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==';

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { webviewHtml } from '../../vscode-advvis/src/panels/webviewHtml';
 import type { ExplanationBundle, HostMessage } from '../shared/messages';
-import { attackResult, explainResult, layerReduce, mobileNetGraph, profiles, scatterProfiles } from './fixtures';
+import { attackResult, attributionResult, explainResult, layerReduce, mobileNetGraph, profiles, scatterProfiles, tinyPng } from './fixtures';
 
 const root = resolve(__dirname, '../..');
 const media = resolve(root, 'vscode-advvis/media');
@@ -121,7 +121,9 @@ function bundle(): ExplanationBundle {
     return {
         imagePath: '/ws/digits/7.png', modelPath: '/ws/mnist.onnx', model: 'abc', attack: { kind: 'pgd', eps: 0.1, alpha: 0.01, steps: 20 },
         explain: explainResult(layers, 6), profiles: profiles(layers, 2000, 6), pending: [],
-        missing: [{ method: 'attribution/graph', message: 'This daemon build does not offer "attribution/graph" yet, so that part is not shown.' }],
+        attribution: attributionResult([layers[5], layers[6]]),
+        visualizations: [5, 9].map(unit => ({ layer: layers[6], unit, image: { width: 1, height: 1, channels: 1, pngBase64: tinyPng }, activation: 2, startActivation: 0.1, trace: [0.1, 2], fromCache: false })),
+        missing: [{ method: 'neurons/rank', message: 'This daemon build does not offer "neurons/rank" yet, so that part is not shown.' }],
     };
 }
 
@@ -142,7 +144,14 @@ describe('Explanation panel', () => {
         expect(await view.page.locator('g.flow-axis.diverging').getAttribute('data-layer')).toBe(layers[6]);
         expect(await view.page.locator('.prediction[data-role="benign"] .label').textContent()).toBe('Benign: class 7 (99.0%)');
         expect(await view.page.locator('.prediction[data-role="adversarial"] .label').textContent()).toBe('Adversarial: class 3 (87.0%)');
-        expect(await view.page.locator('#attribution').textContent()).toContain('does not offer "attribution/graph"');
+        expect(await view.page.locator('#flow svg').getAttribute('data-bundles')).toBe('100');
+        expect(await view.page.locator('g.flow-bundles path.flow-bundle').count()).toBe(100);
+        expect(await view.page.locator('g.flow-alignment text').count()).toBe(layers.length - 1);
+        expect(await view.page.locator('#attribution svg').getAttribute('data-nodes')).toBe('8');
+        expect(await view.page.locator('#attribution g.attr-node[data-group="inactive"]').count()).toBe(2);
+        expect(await view.page.locator('#attribution path.attr-edge').count()).toBe(3);
+        expect(await view.page.locator('table.neurons img.visualization').count()).toBe(2);
+        expect(await view.page.locator('#neurons').textContent()).toContain('does not offer "neurons/rank"');
         expect(await view.page.locator('table.neurons tbody tr').count()).toBe(4);
         await finish(view, 'explain-flow-2000');
     });

@@ -27,10 +27,13 @@ export class DatasetPanel {
             started = true;
             try {
                 const graph = await ctx.request('model/graph', { model: bundle.model });
+                // Profiles are 1-D: the penultimate layer (input of the last weighted node) and the output give x and y.
                 const lastWeighted = [...graph.nodes].reverse().find(node => node.category === 'connectedWeighted');
-                const layer = lastWeighted?.inputs.find(input => graph.layers.includes(input)) ?? graph.layers[graph.layers.length - 2];
+                const penultimate = lastWeighted?.inputs.find(input => graph.layers.includes(input)) ?? graph.layers[graph.layers.length - 2];
+                const output = graph.layers[graph.layers.length - 1];
+                const layers = penultimate && penultimate !== output ? [penultimate, output] : [output];
                 const adversarial = (bundle.attackResult?.items ?? []).map(item => item.adversarialPath).filter((p): p is string => !!p);
-                const profiles = await ctx.request('profiles/compute', { model: bundle.model, layers: [layer], background: { dataset }, foreground: adversarial, components: 2, labelBy: 'true', seed: 42 }, { onProgress: () => undefined });
+                const profiles = await ctx.request('profiles/compute', { model: bundle.model, layers, background: { dataset }, foreground: adversarial, labelBy: 'true', seed: 42 }, { onProgress: () => undefined });
                 current = { ...current, profiles: await inlineFiles(profiles) as DatasetBundle['profiles'], pending: [] };
                 await channel.post({ type: 'update', body: { profiles: current.profiles, pending: [] } });
             } catch (error) {

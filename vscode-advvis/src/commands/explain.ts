@@ -12,10 +12,10 @@ import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName, ParamsOf } fro
 import type { ExplanationBundle, WebviewMessage } from '../../../webviews/shared/messages';
 import { attachWebview, webviewOptions, type WebviewChannel } from '../panels/webviewHost';
 import { currentAttack, modelEntry, pickModel } from './pickers';
-import { explanationParts } from './explainParts';
+import { applyPart, explanationParts } from './explainParts';
 
 export const imageExtensions = ['.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.pgm', '.npy'];
-const panelMethods: readonly MethodName[] = ['layer/reduce', 'layer/activationMaps', 'unit/receptiveFields', 'unit/connections', 'unit/visualize'];
+const panelMethods: readonly MethodName[] = ['layer/reduce', 'layer/activationMaps', 'unit/receptiveFields', 'unit/connections', 'unit/visualize', 'neurons/rank'];
 
 export async function explainAttack(ctx: Ctx, uri?: vscode.Uri, preset?: { modelPath?: string; attack?: AttackSpec }): Promise<void> {
     const image = uri?.fsPath ?? (await pickImage());
@@ -116,7 +116,8 @@ export class ExplanationPanel {
                 progress.report({ message: part.method, increment: 100 / runnable.length });
                 try {
                     const result = await this.call(part.method, part.params);
-                    this.update({ [part.key]: result, pending: this.pendingAfter(runnable, index) });
+                    const next = applyPart(this.bundle, part, result);
+                    this.update({ [part.key]: next[part.key], pending: this.pendingAfter(runnable, index) });
                 } catch (error) {
                     if (!isMissingMethod(error) && !isCancelled(error)) this.ctx.output.warn(`${part.method}: ${(error as Error).message}`);
                     this.update({ pending: this.pendingAfter(runnable, index), missing: [...this.bundle.missing.filter(m => m.method !== part.method), { method: part.method, message: describeError(part.method, error) }] });

@@ -1,7 +1,7 @@
 // The daemon requests that fill the explanation panel after explain/run, as data: which method, which bundle key its
 // result goes to, its params, or why it is skipped. No vscode import, so the real-daemon tests send exactly these.
 import type { ExplanationBundle } from '../../../webviews/shared/messages';
-import type { ItemsRef, MethodName, ParamsOf } from '../daemon/protocol';
+import type { ItemsRef, MethodName, ParamsOf, ResultOf } from '../daemon/protocol';
 
 export interface ExplanationPart<M extends MethodName = MethodName> {
     method: M;
@@ -22,6 +22,19 @@ export function divergingLayer(bundle: ExplanationBundle): { layer?: string; uni
     return { layer, units: explain.layers.find(entry => entry.layer === layer)?.topChangedUnits.map(unit => unit.unit) ?? [] };
 }
 
+/** How many of the diverging layer's most changed units get an activation-maximisation image. */
+export const visualizedUnits = 4;
+
+/** The bundle with a part's result in it (unit/visualize results accumulate, one per unit). */
+export function applyPart(bundle: ExplanationBundle, part: ExplanationPart, result: unknown): ExplanationBundle {
+    if (part.key === 'visualizations') {
+        const params = part.params as ParamsOf<'unit/visualize'>;
+        const entry = { ...(result as ResultOf<'unit/visualize'>), layer: params.layer, unit: params.unit };
+        return { ...bundle, visualizations: [...(bundle.visualizations ?? []).filter(v => v.layer !== entry.layer || v.unit !== entry.unit), entry] };
+    }
+    return { ...bundle, [part.key]: result };
+}
+
 export function explanationParts(bundle: ExplanationBundle, background: ItemsRef | undefined): ExplanationPart[] {
     const explain = bundle.explain;
     if (!explain) return [];
@@ -30,8 +43,13 @@ export function explanationParts(bundle: ExplanationBundle, background: ItemsRef
     const { layer, units } = divergingLayer(bundle);
     const noUnits = !layer || !units.length ? 'explain/run reported no changed units' : undefined;
     const noAdversarial = !adversarial ? 'the daemon kept no adversarial image (no cache folder)' : undefined;
+    // Labels colour the Flow View: a data set's true labels, else (loose images) the model's predictions.
+    const labelBy = background?.dataset?.labels ? 'true' : 'predicted';
+    const rankItems: ItemsRef | undefined = background?.dataset ? { dataset: { ...background.dataset, limit: Math.min(background.dataset.limit ?? 100, 100) } }
+        : background?.images ? { images: background.images.slice(0, 100) } : undefined;
     return [
-        part('profiles/compute', 'profiles', { model, layers: explain.layers.map(entry => entry.layer), background: background!, foreground: adversarial ? [image, adversarial] : [image], labelBy: 'predicted', seed: 42 },
+        // With `attack`, the daemon attacks the image itself and gives the pair, its per-layer scores and diverging point.
+        part('profiles/compute', 'profiles', { model, layers: explain.layers.map(entry => entry.layer), background: background!, foreground: [image], attack: bundle.attack, labelBy, seed: 42 },
             !explain.layers.length ? 'explain/run gave no layers'
                 : !background ? 'no background images: add a "background" data set for this model in advvis.json, or put at least 16 more images beside this one' : undefined),
         part('layer/reduce', 'layer', { model, layer: layer!, items: { images: [image, adversarial!] }, reduction: 'difference', i: 1, j: 0, topK: 8 },
@@ -40,6 +58,9 @@ export function explanationParts(bundle: ExplanationBundle, background: ItemsRef
         part('unit/receptiveFields', 'fieldsBenign', { model, layer: layer!, units, image, adversarial }, noUnits),
         part('unit/receptiveFields', 'fieldsAdversarial', { model, layer: layer!, units, image: adversarial! }, noUnits ?? noAdversarial),
         part('vulnerability/map', 'vulnerability', { model, image, adversarial: adversarial! }, noAdversarial),
+        ...units.slice(0, visualizedUnits).map(unit => part('unit/visualize', 'visualizations', { model, layer: layer!, unit, seed: 0 }, noUnits)),
+        part('neurons/rank', 'rank', { model, items: rankItems!, attack: bundle.attack, layer, benignClass: explain.benign.class, adversarialClass: explain.adversarial.class, topK: 20 },
+            noUnits ?? (!rankItems ? 'no background images to rank units over' : explain.benign.class === explain.adversarial.class ? 'the attack did not change the class' : undefined)),
         part('attribution/graph', 'attribution', { model, items: { images: [image] }, benignClass: explain.benign.class, targetClass: explain.adversarial.class, attack: bundle.attack },
             explain.benign.class === explain.adversarial.class ? 'the attack did not change the class' : undefined),
     ];

@@ -39,7 +39,7 @@ export interface ModelRefParams { model: string }
 export interface ModelCloseResult { closed: boolean }
 export interface ModelListResult { models: ModelInfo[] }
 export type GraphBlockStrategy = 'auto' | 'nameScope' | 'repeatedStructure';
-export interface ModelGraphParams { model: string; blocks?: GraphBlockStrategy; collapse?: string[]; selection?: string[] }
+export interface ModelGraphParams { model: string; blocks?: GraphBlockStrategy; collapse?: string[]; selection?: string[]; collapseDepth?: number }
 export type LayerCategory = 'noParameters' | 'connectedWeighted' | 'otherTrainable';
 export interface GraphNode {
     index: number; name: string; opType: string; inputs: string[]; outputs: string[]; outputShapes: (number[] | null)[];
@@ -56,6 +56,10 @@ export interface GraphSelection { isSequential: boolean; ordered: string[]; mess
 export interface ModelGraphResult {
     nodes: GraphNode[]; edges: GraphEdge[]; blocks: GraphBlock[]; collapsedItems?: GraphItem[]; collapsedEdges?: GraphItemEdge[];
     selection?: GraphSelection; layers: string[];
+    /** The block depth that gives a readable overview (8–40 items). */
+    defaultCollapseDepth: number;
+    /** Why `outputShapes` are missing (e.g. an unsupported operator). */
+    shapeError?: string;
 }
 export interface ModelPredictParams { model: string; items: ItemsRef; applyEdits?: boolean }
 export interface ItemPrediction { source: string; trueClass?: number; prediction: Prediction }
@@ -73,7 +77,11 @@ export interface AttackRunResult {
 }
 export interface ExplainRunParams { model: string; image: string; attack: AttackSpec; background?: DatasetRef; layers?: string[]; topUnits?: number; trueClass?: number }
 export interface UnitScore { unit: number; value: number }
-export interface LayerDivergence { layer: string; distance: number; backgroundSpread: number; score: number; topChangedUnits: UnitScore[] }
+export interface LayerDivergence {
+    layer: string; distance: number; backgroundSpread: number; score: number; topChangedUnits: UnitScore[];
+    /** profiles/compute: abs difference of the pair's normalised positions on the axis. */
+    profileDistance?: number;
+}
 export interface DivergingPoint { layer: string; layerIndex: number; score: number }
 export interface ExplainRunResult { benign: Prediction; adversarial: Prediction; attack: AttackItem; layers: LayerDivergence[]; divergingPoint?: DivergingPoint; fromCache: boolean }
 
@@ -82,11 +90,33 @@ export type LabelSource = 'true' | 'predicted';
 export interface ProfilesComputeParams {
     model: string; layers: string[]; background: ItemsRef; foreground?: string[]; attack?: AttackSpec; components?: number; labelBy?: LabelSource;
     bins?: number; neighbors?: number; minDist?: number; seed?: number;
+    /** Compute trustworthiness per axis (O(n²·features)). */
+    quality?: boolean;
+    /** Bins per axis for grouping background lines into bundles (default 8). */
+    bundleBins?: number;
+    /** UMAP epochs (default 200). */
+    epochs?: number;
 }
-export interface LayerProfile { layer: string; background: ArrayData; foreground?: ArrayData; foregroundAdversarial?: ArrayData; histograms: ArrayData; trustworthiness: number }
+/** Positions are normalised to the background's [0, 1] range (foreground may fall slightly outside). */
+export interface LayerProfile {
+    layer: string; background: ArrayData; foreground?: ArrayData; foregroundAdversarial?: ArrayData; histograms: ArrayData;
+    /** k = 10; only with `quality`. */
+    trustworthiness?: number;
+    features: number; min: number; max: number;
+}
+/** A benign foreground item and its adversarial twin (row `foreground` of `foregroundAdversarial`). */
+export interface ProfilePair { foreground: number; layers: LayerDivergence[]; divergingPoint?: DivergingPoint; jump: number }
+/** Background lines between axis `pair` and `pair + 1` grouped by class, start and end bin. */
+export interface ProfileBundle { pair: number; label: number; count: number; from: number; to: number; fromSpread: number; toSpread: number }
+/** Per class, quartiles of its positions on each axis. */
+export interface ProfileSpine { label: number; count: number; q1: number[]; median: number[]; q3: number[] }
 export interface ProfilesComputeResult {
     layers: string[]; backgroundCount: number; backgroundLabels: number[]; backgroundPredicted: number[]; classNames: string[];
     profiles: LayerProfile[]; alignment: number[]; fingerprints: ArrayData; divergence?: LayerDivergence[]; divergingPoint?: DivergingPoint; fromCache: boolean;
+    /** The labels that colour the background (`labelBy`). */
+    colourLabels: number[];
+    foregroundPredicted?: number[]; foregroundAdversarialPredicted?: number[];
+    pairs?: ProfilePair[]; bundles: ProfileBundle[]; spines: ProfileSpine[];
 }
 export type ReductionKind = 'mean' | 'max' | 'difference' | 'direct';
 export type UnitValueKind = 'max' | 'sumAbs';
@@ -96,19 +126,29 @@ export type MapFormat = 'png' | 'float32' | 'both';
 export interface LayerActivationMapsParams { model: string; layer: string; item: string; units: number[]; format?: MapFormat }
 export interface UnitMap { unit: number; height: number; width: number; min: number; max: number; values?: ArrayData; image?: ImageData }
 export interface LayerActivationMapsResult { layer: string; maps: UnitMap[] }
+export type ImageParameterization = 'fourier' | 'pixel';
 export interface UnitVisualizeParams {
-    model: string; layer: string; unit: number; steps?: number; learningRate?: number; size?: number; jitter?: number; scaleJitter?: number;
-    rotateDegrees?: number; decorrelate?: boolean; seed?: number;
+    model: string; layer: string; unit: number; steps?: number; learningRate?: number; jitter?: number; scaleJitter?: number;
+    rotateDegrees?: number; decorrelate?: boolean; parameterization?: ImageParameterization; l2?: number; totalVariation?: number;
+    blurEvery?: number; initialNoise?: number; seed?: number;
 }
-export interface UnitVisualizeResult { image: ImageData; activation: number; trace: number[]; fromCache: boolean }
+export interface UnitVisualizeResult { image: ImageData; activation: number; startActivation: number; trace: number[]; fromCache: boolean }
 export interface UnitConnectionsParams { model: string; layer: string; unit: number; topK?: number; item?: string }
 export interface Connection { layer: string; unit: number; weight: number; contribution?: number }
-export interface UnitConnectionsResult { previousLayer?: string; previous: Connection[]; nextLayer?: string; next: Connection[] }
+export interface UnitConnectionsResult {
+    previousLayer?: string; previous: Connection[]; nextLayer?: string; next: Connection[]; previousWeighted?: string; nextWeighted?: string;
+    previousByContribution?: Connection[]; nextByContribution?: Connection[];
+    /** Why a list is empty. */
+    note?: string;
+}
 
 // ---- Neurons.cs ----
 export interface VulnerabilityMapParams { model: string; image: string; attack?: AttackSpec; adversarial?: string; halfSize?: number; stride?: number; topPercent?: number; layer?: string }
+/** Exactly one of `adversarial` (an item path) or `attack`. */
 export interface VulnerabilityMapResult {
     height: number; width: number; benignClass: number; adversarialClass: number; bMap: ArrayData; aMap: ArrayData; bMask: ImageData; aMask: ImageData; fromCache: boolean;
+    /** With `attack` and a cache folder: the adversarial input made. */
+    adversarialPath?: string;
 }
 export interface ReceptiveFieldsParams {
     model: string; layer: string; units: number[]; image: string; threshold?: number;
@@ -125,6 +165,7 @@ export interface RankedUnit { unit: number; bandGap: number; curveGap: number; i
 export interface NeuronsRankResult {
     layer: string; benignClass: number; adversarialClass: number; units: RankedUnit[]; benignMean: ArrayData; benignBand: ArrayData;
     adversarialMean: ArrayData; adversarialBand: ArrayData; fromCache: boolean;
+    unitCount: number; benignCount: number; adversarialCount: number; successRate: number;
 }
 export type ClusterMetric = 'l2' | 'iou' | 'activation';
 export type ClusterLinkage = 'single' | 'average' | 'complete' | 'ward';
@@ -132,15 +173,21 @@ export type ClusterLinkage = 'single' | 'average' | 'complete' | 'ward';
 export interface NeuronsClusterParams { model: string; layer: string; images: string[]; units?: number[]; metric?: ClusterMetric; linkage?: ClusterLinkage; threshold?: number }
 export interface ClusterMerge { left: number; right: number; distance: number; size: number }
 export interface NeuronsClusterResult { units: number[]; merges: ClusterMerge[]; leafOrder: number[] }
-export type UnitGroup = 'suppressed' | 'emphasized' | 'shared';
+export type UnitGroup = 'suppressed' | 'emphasized' | 'shared' | 'inactive';
 export interface AttributionGraphParams {
     model: string; items: ItemsRef; benignClass: number; targetClass: number; attack: AttackSpec; layers?: string[]; topUnits?: number; topEdges?: number;
     groupThreshold?: number; epsSweep?: number[];
 }
-export interface AttributionUnit { unit: number; benignImportance: number; adversarialImportance: number; group: UnitGroup; vulnerableAtEps?: number }
+export interface AttributionUnit {
+    unit: number; benignImportance: number; adversarialImportance: number; group: UnitGroup; vulnerableAtEps?: number;
+    /** (adversarial − benign) / max(benign, adversarial); 0 when inactive. */
+    relativeChange: number;
+}
 export interface AttributionLayer { layer: string; units: AttributionUnit[] }
-export interface AttributionEdge { fromLayer: string; fromUnit: number; toLayer: string; toUnit: number; influence: number }
-export interface AttributionGraphResult { layers: AttributionLayer[]; edges: AttributionEdge[]; fromCache: boolean }
+export interface AttributionEdge { fromLayer: string; fromUnit: number; toLayer: string; toUnit: number; influence: number; benignInfluence: number; adversarialInfluence: number }
+export interface AttributionGraphResult {
+    layers: AttributionLayer[]; edges: AttributionEdge[]; fromCache: boolean; imageCount: number; successRate: number; sweepEps?: number[]; sweepSuccessRate?: number[];
+}
 export interface NeuronDeletion { layer: string; units: number[] }
 export interface NeuronsEditParams { model: string; deletions: NeuronDeletion[]; items?: ItemsRef; attack?: AttackSpec }
 export interface EditMeasure { cleanAccuracy: number; successRate?: number }
@@ -152,9 +199,8 @@ export interface ExportWriteParams { fileName: string; format: ExportFormat; arr
 export interface ExportWriteResult { path: string; bytes: number }
 
 // ---- built-ins ----
-// The daemon answers ping with `pong` (docs/protocol.md says `ok`): accept either.
-export interface PingResult { ok?: boolean; pong?: boolean; version: string }
-export interface MethodsResult { methods: { name: string; mutates: boolean; kind: 'request' | 'notification'; builtIn: boolean }[] }
+export interface PingResult { pong: boolean; version: string }
+export interface MethodsResult { methods: { name: string; mutates: boolean; notification: boolean }[] }
 
 /** Every method: [params, result] (ProtocolCatalog.cs). */
 export interface Methods {

@@ -73,7 +73,7 @@ afterAll(async () => {
 describe('the real daemon', () => {
     it('answers ping and registers every method protocol.ts names', async () => {
         const ping = await client.request('daemon/ping', undefined);
-        expect(ping.ok ?? ping.pong).toBe(true);
+        expect(ping.pong).toBe(true);
         expect(ping.version).toMatch(/^\d+\.\d+/);
         const registered = (await client.request('daemon/methods', undefined)).methods.map(m => m.name);
         const mirrored: MethodName[] = ['workspace/configure', 'cache/stats', 'cache/clear', 'model/open', 'model/close', 'model/list', 'model/graph', 'model/predict',

@@ -30,28 +30,43 @@ describe('findings', () => {
 });
 
 describe('view-model conversion', () => {
-    it('decodes ArrayData and builds the Flow View from profiles', () => {
+    it('decodes ArrayData and builds the Flow View from profiles (the first pair, bundles, colour labels)', () => {
         expect(Array.from(decodeArray({ shape: [2], base64: f32([1.5, -2]) }))).toEqual([1.5, -2]);
+        const divergence = (layer: string, score: number) => ({ layer, distance: score, backgroundSpread: 1, score, topChangedUnits: [], profileDistance: score / 10 });
         const profiles: ProfilesComputeResult = {
-            layers: ['a', 'b'], backgroundCount: 3, backgroundLabels: [0, 1, 1], backgroundPredicted: [0, 1, 1], classNames: ['x', 'y'], alignment: [1], fingerprints: { shape: [0] }, fromCache: false,
-            divergingPoint: { layer: 'b', layerIndex: 1, score: 2 },
+            layers: ['a', 'b'], backgroundCount: 3, backgroundLabels: [0, 1, 1], backgroundPredicted: [0, 1, 0], colourLabels: [0, 1, 0], classNames: ['x', 'y'], alignment: [1], fingerprints: { shape: [0] }, fromCache: false,
+            divergence: [divergence('a', 0.5), divergence('b', 2)], divergingPoint: { layer: 'b', layerIndex: 1, score: 2 },
+            foregroundPredicted: [0], foregroundAdversarialPredicted: [1],
+            pairs: [{ foreground: 0, layers: [divergence('a', 0.5), divergence('b', 2)], divergingPoint: { layer: 'b', layerIndex: 1, score: 2 }, jump: 1.5 }],
+            bundles: [{ pair: 0, label: 1, count: 2, from: 0.5, to: 0.75, fromSpread: 0.1, toSpread: 0.1 }],
+            spines: [{ label: 0, count: 1, q1: [0, 0], median: [0, 0], q3: [0, 0] }],
             profiles: [
-                { layer: 'a', background: { shape: [3, 1], base64: f32([1, 2, 3]) }, foreground: { shape: [2, 1], base64: f32([1, 1.5]) }, histograms: { shape: [0] }, trustworthiness: 1 },
-                { layer: 'b', background: { shape: [3, 1], base64: f32([4, 5, 6]) }, foreground: { shape: [2, 1], base64: f32([4, 9]) }, histograms: { shape: [0] }, trustworthiness: 1 },
+                { layer: 'a', background: { shape: [3, 1], base64: f32([0, 0.5, 1]) }, foreground: { shape: [1, 1], base64: f32([0.25]) }, foregroundAdversarial: { shape: [1, 1], base64: f32([0.5]) }, histograms: { shape: [0] }, features: 4, min: -1, max: 1 },
+                { layer: 'b', background: { shape: [3, 1], base64: f32([1, 0.5, 0]) }, foreground: { shape: [1, 1], base64: f32([0.75]) }, foregroundAdversarial: { shape: [1, 1], base64: f32([0.25]) }, histograms: { shape: [0] }, trustworthiness: 0.9, features: 2, min: -2, max: 2 },
             ],
         };
         const flow = toFlow(profiles);
-        expect(flow.background).toEqual([[1, 4], [2, 5], [3, 6]]);
-        expect(flow.benign).toEqual([1, 4]);
-        expect(flow.adversarial).toEqual([1.5, 9]);
+        expect(flow.background).toEqual([[0, 1], [0.5, 0.5], [1, 0]]);
+        expect(flow.backgroundLabels).toEqual([0, 1, 0]);
+        expect(flow.benign).toEqual([0.25, 0.75]);
+        expect(flow.adversarial).toEqual([0.5, 0.25]);
         expect(flow.divergingLayer).toBe(1);
+        expect(flow.scores).toEqual([{ score: 0.5, profileDistance: 0.05 }, { score: 2, profileDistance: 0.2 }]);
+        expect(flow.bundles).toHaveLength(1);
+        expect(flow.trustworthiness).toEqual([null, 0.9]);
+        expect([flow.benignClass, flow.adversarialClass]).toEqual([0, 1]);
     });
     it('reads SciPy linkage and attribution groups', () => {
         const links = toDendrogram({ units: [10, 11, 12], merges: [{ left: 0, right: 2, distance: 0.1, size: 2 }, { left: 1, right: 3, distance: 0.4, size: 3 }], leafOrder: [1, 0, 2] });
         expect(links.map(l => l.leaves)).toEqual([[10, 12], [11, 10, 12]]);
-        const graph = toAttribution({ fromCache: false, layers: [{ layer: 'c', units: [{ unit: 2, benignImportance: 1, adversarialImportance: 3, group: 'emphasized' }] }], edges: [{ fromLayer: 'c', fromUnit: 2, toLayer: 'd', toUnit: 0, influence: 0.5 }] });
-        expect(graph.nodes[0]).toMatchObject({ id: 'c#2', delta: 2, side: 'adversarial' });
-        expect(graph.edges[0]).toEqual({ from: 'c#2', to: 'd#0', weight: 0.5 });
+        const graph = toAttribution({ fromCache: false, imageCount: 3, successRate: 1, layers: [{ layer: 'c', units: [
+            { unit: 2, benignImportance: 1, adversarialImportance: 3, group: 'emphasized', relativeChange: 2 / 3 },
+            { unit: 4, benignImportance: 0, adversarialImportance: 0, group: 'inactive', relativeChange: 0 }] }],
+        edges: [{ fromLayer: 'c', fromUnit: 2, toLayer: 'd', toUnit: 0, influence: 0.5, benignInfluence: 0.2, adversarialInfluence: 0.5 }] });
+        expect(graph.nodes[0]).toMatchObject({ id: 'c#2', delta: 2 / 3, side: 'adversarial' });
+        expect(graph.nodes[1]).toMatchObject({ id: 'c#4', side: 'inactive' });
+        expect(graph.edges[0]).toEqual({ from: 'c#2', to: 'd#0', weight: 0.5, benignWeight: 0.2, adversarialWeight: 0.5 });
+        expect(graph).toMatchObject({ imageCount: 3, successRate: 1 });
     });
 });
 
