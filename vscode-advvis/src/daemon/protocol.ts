@@ -200,7 +200,8 @@ export interface ExportWriteResult { path: string; bytes: number }
 
 // ---- built-ins ----
 export interface PingResult { pong: boolean; version: string }
-export interface MethodsResult { methods: { name: string; mutates: boolean; notification: boolean }[] }
+// docs/protocol.md documents `{name, mutates, notification}`; the daemon sends `{name, mutates, kind, builtIn}`: both are optional here.
+export interface MethodsResult { methods: { name: string; mutates: boolean; notification?: boolean; kind?: 'request' | 'notification'; builtIn?: boolean }[] }
 
 /** Every method: [params, result] (ProtocolCatalog.cs). */
 export interface Methods {

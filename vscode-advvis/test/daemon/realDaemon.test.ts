@@ -1,8 +1,9 @@
 // The extension's daemon client and the webviews' converters against the REAL daemon (`advvis serve --stdio`, built by
 // scripts/test-extension.sh): the MNIST model-zoo CNN and a shipped MNIST digit, in a temporary workspace. Asserts real
 // results (12 nodes, the prediction of `advvis infer`, an attack that flips the class, a diverging point), sends the
-// explanation panel's follow-up requests exactly as the host does, and checks that every part either converts into
-// something drawable or fails with a message a user can act on (-32006 while an analysis has not landed).
+// explanation panel's follow-up requests exactly as the host does, and checks that every part answers and converts into
+// something drawable: the Flow View's aligned profiles with bundles and the diverging point, the attribution graph,
+// unit visualizations, neurons/rank; and model/graph's blocks collapsed at the daemon's suggested depth.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -11,10 +12,10 @@ import { join, resolve } from 'node:path';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { DaemonClient, DaemonError, type ProgressValue } from '../../src/daemon/client';
 import { locateDaemon } from '../../src/daemon/bootstrap';
-import { describeError, isMissingMethod } from '../../src/daemon/errors';
+import { describeError } from '../../src/daemon/errors';
 import { inlineFiles } from '../../src/daemon/inline';
-import { explanationParts } from '../../src/commands/explainParts';
-import type { AttackSpec, ExplainRunResult, ModelInfo, ParamsOf, MethodName } from '../../src/daemon/protocol';
+import { applyPart, explanationParts, visualizedUnits } from '../../src/commands/explainParts';
+import type { AttackSpec, ExplainRunResult, ModelInfo, ParamsOf, MethodName, ResultOf } from '../../src/daemon/protocol';
 import { ErrorCodes } from '../../src/daemon/protocol';
 import type { ExplanationBundle } from '../../../webviews/shared/messages';
 import { toDatasetImages, toExplanation, toModelGraph } from '../../../webviews/shared/convert';
@@ -37,18 +38,6 @@ const timed = async <T>(label: string, run: () => Promise<T>): Promise<T> => {
     const started = Date.now();
     try { return await run(); } finally { console.log(`real daemon: ${label} ${Date.now() - started} ms`); }
 };
-/** While an analysis has not landed the daemon answers -32006; then the test checks the message a user sees and skips. */
-async function orSkipIfNotLanded<T>(method: MethodName, skip: (note: string) => void, run: () => Promise<T>): Promise<T> {
-    try {
-        return await run();
-    } catch (error) {
-        if ((error as DaemonError).code !== ErrorCodes.NotImplemented) throw error;
-        expect(describeError(method, error)).toContain(method);
-        console.log(`real daemon: ${method} is not in this daemon build yet (-32006): ${(error as Error).message}`);
-        skip(`${method} not in this daemon build`);
-        throw error;
-    }
-}
 const dataUrlIsPng = (url: string | undefined) => !!url && Buffer.from(url.replace(/^data:image\/png;base64,/, ''), 'base64').subarray(1, 4).toString() === 'PNG';
 
 beforeAll(async () => {
@@ -84,7 +73,7 @@ describe('the real daemon', () => {
         expect(configured.cacheDir).toBe(join(workspace, '.advvis', 'cache'));
     });
 
-    it('opens the MNIST model, and its graph converts to the Architecture View model with 12 nodes', async () => {
+    it('opens the MNIST model; its graph (weight-only nodes folded) converts to the Architecture View model with 11 nodes and collapses at the suggested depth', async () => {
         model = await timed('model/open', () => client.request('model/open', { path: modelPath }));
         expect(model.handle).toMatch(/^[0-9a-f]{16}$/);
         expect(model.nodeCount).toBe(12);
@@ -93,16 +82,26 @@ describe('the real daemon', () => {
         const graph = await timed('model/graph', () => client.request('model/graph', { model: model.handle }));
         const view = toModelGraph(modelPath, graph, model);
         expect(view.modelName).toBe('mnist.onnx');
-        expect(view.nodes).toHaveLength(12);
+        // The ONNX file has 12 nodes; model/graph folds the weight-only Reshape into its reader.
+        expect(graph.nodes).toHaveLength(11);
+        expect(view.nodes).toHaveLength(11);
         expect(view.nodes.filter(node => node.opType === 'Conv').map(node => node.category)).toEqual(['weighted', 'weighted']);
         expect(view.parameterCount).toBe(5994);
         for (const edge of view.edges) {
             expect(edge.from).toBeGreaterThanOrEqual(-1);
-            expect(edge.from).toBeLessThan(12);
-            expect(edge.to).toBeLessThan(12);
+            expect(edge.from).toBeLessThan(11);
+            expect(edge.to).toBeLessThan(11);
         }
         expect(view.edges.some(edge => edge.from === -1)).toBe(true);
         expect(graph.layers).toContain('ReLU114_Output_0');
+        // Blocks: every node index they name is a node of this graph; collapsing at the suggested depth gives fewer items.
+        expect(graph.blocks.length).toBeGreaterThan(0);
+        for (const block of graph.blocks) for (const index of block.nodes) expect(index).toBeLessThan(11);
+        expect(view.defaultCollapseDepth).toBe(graph.defaultCollapseDepth);
+        const collapsed = await client.request('model/graph', { model: model.handle, collapseDepth: graph.defaultCollapseDepth });
+        expect(collapsed.collapsedItems!.length).toBeGreaterThan(0);
+        expect(collapsed.collapsedItems!.length).toBeLessThan(11);
+        expect(collapsed.collapsedItems!.some(item => item.isBlock)).toBe(true);
     });
 
     it('predicts the digit as `advvis infer` does', async () => {
@@ -115,9 +114,9 @@ describe('the real daemon', () => {
         expect(prediction.top5.map(score => score.class)).toEqual(infer.results[0].top5.map(score => score.class));
     });
 
-    it('attacks the digit with progress; the Dataset View converter reads the result', async ({ skip }) => {
+    it('attacks the digit with progress; the Dataset View converter reads the result', async () => {
         const progress: ProgressValue[] = [];
-        const result = await orSkipIfNotLanded('attack/run', skip, () => timed('attack/run (PGD 40 steps, 1 image)', () => client.request('attack/run', { model: model.handle, items: { images: [digit], labels: [5] }, attack, returnImages: true }, { onProgress: value => progress.push(value) })));
+        const result = await (timed('attack/run (PGD 40 steps, 1 image)', () => client.request('attack/run', { model: model.handle, items: { images: [digit], labels: [5] }, attack, returnImages: true }, { onProgress: value => progress.push(value) })));
         expect(result.count).toBe(1);
         expect(result.budgetSpace).toBe('pixel [0,1]');
         if (!result.fromCache) {
@@ -134,8 +133,8 @@ describe('the real daemon', () => {
         expect(dataUrlIsPng(images[0].adversarialThumb)).toBe(true);
     });
 
-    it('explains the digit: predictions before and after, per-layer divergence and the diverging point', async ({ skip }) => {
-        explain = await orSkipIfNotLanded('explain/run', skip, () => timed('explain/run', async () => await inlineFiles(await client.request('explain/run', { model: model.handle, image: digit, attack, topUnits: 10 }, { onProgress: () => undefined })) as ExplainRunResult));
+    it('explains the digit: predictions before and after, per-layer divergence and the diverging point', async () => {
+        explain = await (timed('explain/run', async () => await inlineFiles(await client.request('explain/run', { model: model.handle, image: digit, attack, topUnits: 10 }, { onProgress: () => undefined })) as ExplainRunResult));
         expect(explain.benign.class).toBe(5);
         expect(explain.adversarial.class).not.toBe(5);
         expect(explain.attack.success).toBe(true);
@@ -155,52 +154,94 @@ describe('the real daemon', () => {
         expect(view.neurons[0].layer).toBe(explain.divergingPoint!.layer);
     });
 
-    it("sends the panel's follow-up requests; each converts, or fails with a message a user can act on", async ({ skip }) => {
-        if (!explain) skip('explain/run not in this daemon build');
+    it("sends the panel's follow-up requests; each answers and converts into what the views draw", async () => {
         let bundle: ExplanationBundle = { imagePath: digit, modelPath, model: model.handle, attack, explain, missing: [], pending: [] };
         // As the panel sends it for an advvis.json "background": the MNIST test set, first 300 digits.
         const background = { dataset: { path: join(shared, 'data/mnist/t10k-images-idx3-ubyte.gz'), labels: join(shared, 'data/mnist/t10k-labels-idx1-ubyte.gz'), limit: 300 } };
         const parts = explanationParts(bundle, background);
         expect(parts.filter(part => part.skip)).toEqual([]);
-        const outcome: string[] = [];
+        expect(parts.filter(part => part.method === 'unit/visualize')).toHaveLength(visualizedUnits);
+        const failures: string[] = [];
         for (const part of parts) {
             try {
                 const result = await timed(part.method, async () => inlineFiles(await client.request(part.method, part.params as ParamsOf<typeof part.method>, { onProgress: () => undefined })));
-                bundle = { ...bundle, [part.key]: result };
-                outcome.push(`${part.method} → ${String(part.key)}: ok`);
+                bundle = applyPart(bundle, part, result);
             } catch (error) {
-                // A method whose analysis has not landed must say so (-32006 naming it), never fail obscurely.
-                expect(isMissingMethod(error), `${part.method} failed: ${(error as Error).message}`).toBe(true);
-                const message = describeError(part.method, error);
-                expect(message).toContain(part.method.split('/')[0]);
-                bundle = { ...bundle, missing: [...bundle.missing, { method: part.method, message }] };
-                outcome.push(`${part.method}: not available (${(error as Error).message.slice(0, 100)})`);
+                failures.push(`${part.method}: ${describeError(part.method, error)}`);
             }
         }
-        console.log(`real daemon: explanation parts\n  ${outcome.join('\n  ')}`);
+        // Every method the panel uses is implemented now: none may fail.
+        expect(failures).toEqual([]);
         const view = toExplanation(bundle)!;
-        if (bundle.layer) {
-            expect(view.layer!.values).toHaveLength(bundle.layer.unitCount);
-            expect(view.layer!.isDifference).toBe(true);
-        }
-        if (bundle.maps) expect(view.layer?.maps?.every(map => map.image.startsWith('data:image/png')) ?? true).toBe(true);
-        if (bundle.vulnerability) {
-            expect(view.vulnerabilityMaps!.benign).toMatchObject({ width: 28, height: 28 });
-            expect(view.vulnerabilityMaps!.benign.data).toHaveLength(28 * 28);
-        }
-        if (bundle.fieldsBenign) expect(view.neurons.some(neuron => dataUrlIsPng(neuron.benignField))).toBe(true);
-        if (bundle.profiles) {
-            expect(view.flow!.layers).toEqual(bundle.profiles.layers);
-            expect(view.flow!.background).toHaveLength(300);
-            expect(view.flow!.divergingLayer).not.toBeNull();
-        }
-        if (bundle.attribution) expect(view.attribution!.nodes.length).toBeGreaterThan(0);
-        // The Layer View of the diverging point is what the panel shows first: it must work on the real daemon.
-        expect(outcome.find(line => line.startsWith('layer/reduce'))).toContain('ok');
+        expect(view.layer!.values).toHaveLength(bundle.layer!.unitCount);
+        expect(view.layer!.isDifference).toBe(true);
+        expect(view.layer?.maps?.every(map => map.image.startsWith('data:image/png')) ?? true).toBe(true);
+        expect(view.vulnerabilityMaps!.benign).toMatchObject({ width: 28, height: 28 });
+        expect(view.vulnerabilityMaps!.benign.data).toHaveLength(28 * 28);
+        expect(view.neurons.some(neuron => dataUrlIsPng(neuron.benignField))).toBe(true);
+
+        // Flow View: the real profiles: aligned axes in [0, 1], the benign digit and its adversarial twin, bundles, the diverging point.
+        const profiles = bundle.profiles!;
+        const flow = view.flow!;
+        expect(flow.layers).toEqual(explain.layers.map(layer => layer.layer));
+        expect(flow.background).toHaveLength(300);
+        for (const row of flow.background) for (const v of row) { expect(v).toBeGreaterThanOrEqual(-1e-6); expect(v).toBeLessThanOrEqual(1 + 1e-6); }
+        expect(flow.backgroundLabels.slice(0, 5)).toEqual([7, 2, 1, 0, 4]); // the MNIST test set's first labels (labelBy true)
+        expect(flow.benign.every(Number.isFinite)).toBe(true);
+        expect(flow.adversarial.every(Number.isFinite)).toBe(true);
+        expect(flow.benignClass).toBe(5);
+        expect(flow.adversarialClass).not.toBe(5);
+        expect(profiles.pairs).toHaveLength(1);
+        expect(flow.divergingLayer).not.toBeNull();
+        expect(flow.layers[flow.divergingLayer!]).toBe(profiles.pairs![0].divergingPoint!.layer);
+        expect(flow.scores.every(s => Number.isFinite(s.score) && s.profileDistance !== null)).toBe(true);
+        expect(flow.bundles.length).toBeGreaterThan(flow.layers.length - 1);
+        expect(flow.bundles.reduce((sum, b) => sum + (b.pair === 0 ? b.count : 0), 0)).toBe(300);
+        expect(flow.alignment).toHaveLength(flow.layers.length - 1);
+        expect(flow.spines.length).toBeGreaterThan(0);
+
+        // Unit visualizations of the diverging layer's top units, and neurons/rank's band gaps for them.
+        expect(bundle.visualizations).toHaveLength(visualizedUnits);
+        expect(view.neurons.filter(neuron => neuron.visualization && dataUrlIsPng(neuron.visualization.image))).toHaveLength(visualizedUnits);
+        expect(bundle.rank!.layer).toBe(explain.divergingPoint!.layer);
+        expect(bundle.rank!.benignCount).toBeGreaterThan(0);
+        expect(view.ranked!.units.length).toBeGreaterThan(0);
+        expect(view.neurons.some(neuron => neuron.bandGap !== undefined)).toBe(true);
+
+        // Attribution graph: units per layer in the four groups, influence edges between consecutive layers.
+        const attribution = view.attribution!;
+        expect(attribution.imageCount).toBe(1);
+        expect(attribution.layers.length).toBeGreaterThanOrEqual(2);
+        expect(attribution.nodes.length).toBeGreaterThan(0);
+        expect(attribution.edges.length).toBeGreaterThan(0);
+        const ids = new Set(attribution.nodes.map(node => node.id));
+        expect(attribution.edges.every(edge => ids.has(edge.from) && ids.has(edge.to))).toBe(true);
+        expect(attribution.nodes.every(node => ['benign', 'adversarial', 'both', 'inactive'].includes(node.side))).toBe(true);
     });
 
-    it('cancels a running explain/run with $/cancelRequest', async ({ skip }) => {
-        if (!explain) skip('explain/run not in this daemon build');
+    it('answers the parameter rules: profiles/compute with 2 components, vulnerability/map with both or neither of adversarial and attack (-32602)', async () => {
+        const background = { dataset: { path: join(shared, 'data/mnist/t10k-images-idx3-ubyte.gz'), labels: join(shared, 'data/mnist/t10k-labels-idx1-ubyte.gz'), limit: 50 } };
+        const twoD = await client.request('profiles/compute', { model: model.handle, layers: ['ReLU114_Output_0'], background, components: 2 }).catch((e: unknown) => e) as DaemonError;
+        expect(twoD.code).toBe(ErrorCodes.InvalidParams);
+        const neither = await client.request('vulnerability/map', { model: model.handle, image: digit }).catch((e: unknown) => e) as DaemonError;
+        expect(neither.code).toBe(ErrorCodes.InvalidParams);
+        // With `attack`, the daemon attacks the image itself and returns the adversarial input it made.
+        const attacked = await timed('vulnerability/map (attack)', () => client.request('vulnerability/map', { model: model.handle, image: digit, attack }));
+        expect(attacked.benignClass).toBe(5);
+        expect(existsSync(attacked.adversarialPath!)).toBe(true);
+    });
+
+    it('gives the Dataset View 1-D profiles of two layers on one path, which convert to scatterplot positions', async () => {
+        const dataset = { path: join(shared, 'data/mnist/t10k-images-idx3-ubyte.gz'), labels: join(shared, 'data/mnist/t10k-labels-idx1-ubyte.gz'), limit: 60 };
+        const attacked = await inlineFiles(await client.request('attack/run', { model: model.handle, items: { dataset }, attack: { kind: 'fgsm', eps: 0.2 } })) as ResultOf<'attack/run'>;
+        const adversarial = attacked.items!.map(item => item.adversarialPath!);
+        const profiles = await timed('profiles/compute (dataset view)', async () => await inlineFiles(await client.request('profiles/compute', { model: model.handle, layers: ['Pooling160_Output_0_reshape0', 'Plus214_Output_0'], background: { dataset }, foreground: adversarial, labelBy: 'true', seed: 42 })) as ResultOf<'profiles/compute'>);
+        const images = toDatasetImages({ modelPath, model: model.handle, datasetPath: dataset.path, attack, classNames: [], attackResult: attacked, profiles, missing: [], pending: [] });
+        expect(images).toHaveLength(60);
+        expect(images.every(image => image.benignXY && image.adversarialXY)).toBe(true);
+    });
+
+    it('cancels a running explain/run with $/cancelRequest', async () => {
         const source = new CancellationTokenSource();
         const pending = client.request('explain/run', { model: model.handle, image: digit, attack: { ...attack, steps: 5000, seed: Date.now() % 100_000 } }, { token: source.token, onProgress: () => undefined });
         setTimeout(() => source.cancel(), 300);
@@ -210,8 +251,7 @@ describe('the real daemon', () => {
         expect((await client.request('daemon/ping', undefined)).version).toBeTruthy();
     });
 
-    it('serves a repeated explain/run from the cache', async ({ skip }) => {
-        if (!explain) skip('explain/run not in this daemon build');
+    it('serves a repeated explain/run from the cache', async () => {
         const again = await timed('explain/run (cached)', () => client.request('explain/run', { model: model.handle, image: digit, attack, topUnits: 10 }));
         expect(again.fromCache).toBe(true);
         expect(again.adversarial.class).toBe(explain.adversarial.class);
