@@ -7,13 +7,13 @@ import { adversarialColor, benignColor } from '../shared/theme';
 
 export function drawAttribution(svgElement: SVGSVGElement, graph: AttributionGraph, selected: Set<string>,
     onClick: (node: AttributionNode, additive: boolean) => void): void {
-    const width = Math.max(320, graph.layers.length * 160), rowHeight = 26;
+    const width = Math.max(360, graph.layers.length * 220), rowHeight = 26;
     const columns = graph.layers.map(layer => graph.nodes.filter(node => node.layer === layer));
     const height = Math.max(80, d3.max(columns, column => column.length)! * rowHeight + 40);
     const svg = d3.select(svgElement);
     svg.selectAll('*').remove();
     svg.attr('width', width).attr('height', height).attr('data-nodes', graph.nodes.length).attr('data-edges', graph.edges.length);
-    const x = d3.scalePoint<string>().domain(graph.layers).range([60, width - 60]);
+    const x = d3.scalePoint<string>().domain(graph.layers).range([100, width - 100]);
     const position = new Map<string, [number, number]>();
     columns.forEach(column => column.forEach((node, i) => position.set(node.id, [x(node.layer)!, 30 + i * rowHeight])));
     const maxWeight = d3.max(graph.edges, edge => Math.abs(edge.weight)) || 1;

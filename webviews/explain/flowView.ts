@@ -102,7 +102,7 @@ export function drawFlow(svgElement: SVGSVGElement, flow: FlowData, options: Flo
         .attr('transform', (_, i) => `translate(${xs[i]},0)`)
         .on('click', (_, layer) => options.onSelectLayer(layer, flow.layers.indexOf(layer)));
     axes.append('rect').attr('x', -10).attr('y', margin.top).attr('width', 20).attr('height', options.height - margin.top - margin.bottom).attr('fill', 'transparent');
-    axes.append('line').attr('y1', y(high)).attr('y2', y(low));
+    axes.append('line').attr('y1', y(high)).attr('y2', y(low)).attr('pointer-events', 'none');
     axes.append('text').attr('y', options.height - margin.bottom + 14).attr('text-anchor', 'middle')
         .text(layer => (layer.length > 16 ? `…${layer.slice(-15)}` : layer))
         .attr('font-weight', layer => (layer === options.selectedLayer ? 'bold' : null));

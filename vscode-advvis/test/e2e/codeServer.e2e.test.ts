@@ -1,8 +1,10 @@
 // End-to-end in a real VS Code: code-server (VS Code 1.100 server + web workbench, npm package, installed by
 // scripts/test-extension.sh into ~/.cache/advvis) with the packaged out/advvis.vsix installed and the real daemon,
 // driven by playwright-core with Debian's chromium. A workspace holds a copy of the MNIST model and digits.
-// Proves: opening the .onnx shows the Architecture View with the model's 12 nodes; right-click a digit →
-// "Explain Attack" → the explanation panel with predictions before/after and the Flow View's diverging point.
+// Proves: opening the .onnx shows the Architecture View with the model's 11 nodes (the daemon folds the weight-only
+// Reshape) and collapsible blocks; right-click a digit → "Explain Attack" → the explanation panel with predictions
+// before/after, the Flow View of the real profiles (300 background lines, bundles, the pair, the diverging point), the
+// Layer View, vulnerability maps, neurons with receptive fields, unit visualizations and band gaps, the attribution graph.
 // Asserts DOM and log files, never toasts; fails on errors in the webview consoles or the extension's log.
 // Screenshots: out/test-artifacts/e2e-*.png; the extension's log: out/test-artifacts/e2e-AdvVis.log.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,9 +14,6 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
-import { DaemonClient } from '../../src/daemon/client';
-import { locateDaemon } from '../../src/daemon/bootstrap';
-import { ErrorCodes } from '../../src/daemon/protocol';
 
 const root = resolve(__dirname, '../../..');
 const artifacts = resolve(root, 'out/test-artifacts');
@@ -28,8 +27,6 @@ const mark = (label: string, since: number) => { timings.push(`${label} ${((Date
 
 let temp: string, workspace: string, server: ChildProcess | undefined, context: BrowserContext | undefined, page: Page;
 const consoleErrors: string[] = [];
-/** Whether this daemon build has explain/run (it answers -32006 while the attacks library has not landed). */
-let explainLanded = true;
 
 function freePort(): Promise<number> {
     return new Promise((done, fail) => {
@@ -96,17 +93,6 @@ beforeAll(async () => {
         'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false,
         'extensions.ignoreRecommendations': true, 'telemetry.telemetryLevel': 'off', 'update.mode': 'none',
     }, null, 2));
-    const probe = new DaemonClient(() => locateDaemon(dll, root, [], {}), { log: () => undefined, onUnexpectedExit: () => undefined });
-    try {
-        const { handle } = await probe.request('model/open', { path: join(workspace, 'mnist.onnx') });
-        await probe.request('explain/run', { model: handle, image: join(workspace, 'digits', 'mnist_08_5.png'), attack: { kind: 'fgsm', eps: 0.01 } });
-    } catch (error) {
-        if ((error as { code?: number }).code !== ErrorCodes.NotImplemented) throw error;
-        explainLanded = false;
-        console.log(`e2e: this daemon build has no explain/run yet: ${(error as Error).message}`);
-    } finally {
-        await probe.dispose();
-    }
     const port = await freePort();
     writeFileSync(join(temp, 'config.yaml'), `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
     const env = { ...process.env, XDG_DATA_HOME: join(temp, 'xdg-data'), XDG_CONFIG_HOME: join(temp, 'xdg-config'), XDG_CACHE_HOME: join(temp, 'xdg-cache') };
@@ -170,21 +156,32 @@ afterAll(async () => {
 }, 60_000);
 
 describe('AdvVis in a real VS Code (code-server)', () => {
-    it('opening the .onnx shows the Architecture View with the model\'s 12 nodes', async () => {
+    it('opening the .onnx shows the Architecture View with the model\'s 11 nodes and collapsible blocks', async () => {
         const t = Date.now();
         await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist.onnx' }).dblclick();
         const frame = await frameWith('svg[data-node-count]', 90_000);
-        await expect.poll(() => frame.locator('svg[data-node-count]').getAttribute('data-node-count'), { timeout: 30_000 }).toBe('12');
-        expect(await frame.locator('g.graph-node').count()).toBeGreaterThanOrEqual(12);
-        expect(await frame.locator('g.graph-node[data-category="weighted"]').count()).toBe(2);
-        expect(await frame.locator('.toolbar strong').textContent()).toBe('mnist.onnx: 12 nodes, 5,994 parameters');
+        await expect.poll(() => frame.locator('svg[data-node-count]').getAttribute('data-node-count'), { timeout: 30_000 }).toBe('11');
+        expect(await frame.locator('g.graph-node').count()).toBe(11);
+        expect(await frame.locator('g.graph-node[data-category="weighted"]').count()).toBe(3);
+        expect(await frame.locator('.toolbar strong').textContent()).toBe('mnist.onnx: 11 nodes, 5,994 parameters');
         expect(await page.locator('.tab.active', { hasText: 'mnist.onnx' }).count()).toBe(1);
+        const blocks = await frame.locator('g.graph-block').count();
+        expect(blocks).toBeGreaterThan(0);
         mark('Architecture View drawn', t);
         await screenshot('architecture');
+        // The daemon's overview: its blocks collapse to one item each; a click on a block item expands it again.
+        await frame.locator('.toolbar button', { hasText: 'Overview' }).click();
+        await expect.poll(async () => Number(await frame.locator('svg[data-node-count]').getAttribute('data-node-count'))).toBeLessThan(11);
+        const collapsedItem = frame.locator('g.graph-node[data-item^="block:"]').first();
+        expect(await collapsedItem.count()).toBe(1);
+        await screenshot('architecture-overview');
+        await collapsedItem.click();
+        await expect.poll(async () => Number(await frame.locator('svg[data-node-count]').getAttribute('data-node-count'))).toBeGreaterThan(blocks > 1 ? 2 : 1);
+        await frame.locator('.toolbar button', { hasText: 'Expand all' }).click();
+        await expect.poll(() => frame.locator('svg[data-node-count]').getAttribute('data-node-count')).toBe('11');
     }, 150_000);
 
-    it('right-click a digit → Explain Attack shows predictions before/after and the Flow View with the diverging point', async ({ skip }) => {
-        if (!explainLanded) skip('explain/run is not in this daemon build (-32006)');
+    it('right-click a digit → Explain Attack shows predictions, the Flow View of the real profiles with the diverging point, and every part', async () => {
         const t = Date.now();
         const folder = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'digits' });
         await folder.click();
@@ -204,22 +201,39 @@ describe('AdvVis in a real VS Code (code-server)', () => {
         expect(adversarial).toMatch(/^Adversarial: \d \(\d+\.\d%\)$/);
         expect(adversarial).not.toContain('Adversarial: 5 ');
         expect(await frame.locator('.prediction[data-role="adversarial"] img').count()).toBe(1);
-        // The Flow View: full profiles when the daemon has profiles/compute, else explain/run's per-layer scores;
-        // either way the diverging layer is marked.
-        await expect.poll(() => frame.locator('#flow [data-diverging]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
-        const diverging = await frame.locator('#flow [data-diverging]').first().getAttribute('data-diverging');
+        // The follow-up parts settle: nothing left "Computing…", and no part is missing.
+        await expect.poll(() => frame.locator('.advvis-note', { hasText: 'Computing' }).count(), { timeout: 90_000 }).toBe(0);
+        mark('explanation panel complete', t);
+        const notes = await frame.locator('.advvis-note').allTextContents();
+        expect(notes.filter(text => /not shown|not available|failed|does not offer|cancelled/i.test(text))).toEqual([]);
+        // Flow View: profiles/compute over the 300 background digits of advvis.json, with bundles, the pair and the diverging point.
+        expect(await frame.locator('#flow g.flow-background').getAttribute('data-lines')).toBe('300');
+        expect(await frame.locator('#flow g.flow-background-label').count()).toBe(10);
+        expect(await frame.locator('#flow path.flow-bundle').count()).toBeGreaterThan(2);
+        expect(await frame.locator('#flow path.flow-foreground').count()).toBe(2);
+        const diverging = await frame.locator('#flow g.flow-axis.diverging').getAttribute('data-layer');
         expect(diverging).toBeTruthy();
-        // The follow-up parts settle: nothing left "Computing…", each part drawn or explained.
-        await expect.poll(() => frame.locator('.advvis-note', { hasText: 'Computing' }).count(), { timeout: 60_000 }).toBe(0);
+        expect(await frame.locator('#flow .diverging-label').textContent()).toBe('diverging point');
+        // The other parts: Layer View, vulnerability maps, neurons with receptive fields, visualizations and band gaps, attribution graph.
         expect(await frame.locator('#layer svg.unit-grid').count()).toBe(1);
-        expect(await frame.locator('#layer h2').textContent()).toContain(diverging!);
         expect(await frame.locator('#vulnerability canvas').count()).toBeGreaterThan(0);
         expect(await frame.locator('table.neurons tbody tr').count()).toBeGreaterThan(0);
-        mark('explanation panel complete', t);
+        expect(await frame.locator('table.neurons img.visualization').count()).toBe(4);
+        expect(await frame.locator('#ranked').count()).toBe(1);
+        expect(Number(await frame.locator('#attribution svg').getAttribute('data-nodes'))).toBeGreaterThan(0);
+        expect(Number(await frame.locator('#attribution svg').getAttribute('data-edges'))).toBeGreaterThan(0);
         await frame.locator('#flow').scrollIntoViewIfNeeded();
         await screenshot('explanation');
-        await frame.locator('#vulnerability').scrollIntoViewIfNeeded();
+        await frame.locator('#neurons').scrollIntoViewIfNeeded();
         await screenshot('explanation-neurons');
+        await frame.locator('#attribution').scrollIntoViewIfNeeded();
+        await screenshot('explanation-attribution');
+        // Clicking another axis of the Flow View gives that layer's Layer View.
+        const other = (await frame.locator('#flow g.flow-axis').evaluateAll(axes => axes.map(a => a.getAttribute('data-layer')))).find(layer => layer !== diverging)!;
+        await frame.locator('#flow').scrollIntoViewIfNeeded();
+        await frame.locator(`#flow g.flow-axis[data-layer="${other}"] rect`).click();
+        await expect.poll(() => frame.locator('#layer h2').textContent(), { timeout: 30_000 }).toContain(other);
+        await expect.poll(() => frame.locator('#layer svg.unit-grid').count(), { timeout: 30_000 }).toBe(1);
     }, 240_000);
 
     it('logged no error from the extension host or the webviews', async () => {
