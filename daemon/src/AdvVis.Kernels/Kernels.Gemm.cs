@@ -58,12 +58,18 @@ public static partial class Kernels
         int mBlocks = (m + MC - 1) / MC;
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
         int threads = Parallelism.AvailableThreads;
+        int mPadded = (m + MR - 1) / MR * MR;
+        // A block used by a single column panel is read in place rather than packed (batch-1 convolutions: packing
+        // would cost as much memory traffic as the product itself).
+        bool directA = nPanels == 1 && !transA && Vector512.IsHardwareAccelerated && !ForceScalarGemm && !ForceVector256Gemm;
         var packedB = ArrayPool<float>.Shared.Rent(KC * nPanels * NR);
+        // Every row block of A is packed once per depth block and shared by all jobs (column chunks included).
+        var packedA = ArrayPool<float>.Shared.Rent(directA ? MR * KC : mPadded * KC);
         try
         {
-            fixed (float* pPackedB0 = packedB)
+            fixed (float* pPackedB0 = packedB, pPackedA0 = packedA)
             {
-                nint ppb = (nint)pPackedB0;
+                nint ppb = (nint)pPackedB0, ppa = (nint)pPackedA0;
                 for (int k0 = 0; k0 < k; k0 += KC)
                 {
                     int kc = Math.Min(KC, k - k0);
@@ -73,9 +79,21 @@ public static partial class Kernels
                         int q0 = (int)((long)nPanels * chunk / packChunks), q1 = (int)((long)nPanels * (chunk + 1) / packChunks);
                         PackB(transB, (float*)pb, ldb, k0, kc, n, q0, q1, (float*)ppb);
                     });
+                    if (!directA)
+                    {
+                        Parallelism.For(mBlocks, (long)m * kc * 8, mb =>
+                        {
+                            int m0 = mb * MC;
+                            PackA(transA, (float*)pa, lda, m0, Math.Min(MC, m - m0), k0, kc, (float*)ppa + (nint)m0 * kc);
+                        });
+                    }
+                    else if (m % MR != 0)
+                    {
+                        // The last, partial row block still goes through the packed kernel.
+                        PackA(transA, (float*)pa, lda, m - m % MR, m % MR, k0, kc, (float*)ppa);
+                    }
                     // Split over blocks of rows and, when M is small, over column panels too, so every core works.
                     // (About four jobs per thread when M alone cannot feed them, so the dynamic split stays balanced.)
-                    // One thread: no column split, so each A block is packed once.
                     long work = (long)m * n * kc;
                     int nChunks = threads == 1 || work < Parallelism.MinParallelWork || mBlocks >= 2 * threads
                         ? 1 : Math.Min(nPanels, (4 * threads + mBlocks - 1) / mBlocks);
@@ -85,50 +103,41 @@ public static partial class Kernels
                         int m0 = mb * MC, mc = Math.Min(MC, m - m0);
                         int p0 = (int)((long)nPanels * chunk / nChunks), p1 = (int)((long)nPanels * (chunk + 1) / nChunks);
                         if (p0 >= p1) return;
-                        var packedA = ArrayPool<float>.Shared.Rent(MC * KC);
-                        try
+                        if (directA)
                         {
-                            fixed (float* pPackedA = packedA)
+                            int j0 = p0 * NR, nr = Math.Min(NR, n - j0);
+                            float* bPanel = (float*)ppb + p0 * NR * kc;
+                            for (int i0 = 0; i0 < mc; i0 += MR)
                             {
-                                // A block used by a single column panel: read it in place instead of packing it
-                                // (packing would cost as much memory traffic as the product itself, e.g. at batch 1).
-                                if (p1 - p0 == 1 && !transA && Vector512.IsHardwareAccelerated && !ForceScalarGemm && !ForceVector256Gemm)
-                                {
-                                    int j0 = p0 * NR, nr = Math.Min(NR, n - j0);
-                                    for (int i0 = 0; i0 < mc; i0 += MR)
-                                    {
-                                        int mr = Math.Min(MR, mc - i0);
-                                        float* cTile = (float*)pc + (m0 + i0) * (nint)ldc + j0;
-                                        float* bPanel = (float*)ppb + p0 * NR * kc;
-                                        if (mr == MR)
-                                            MicroKernel512Direct(kc, alpha, (float*)pa + (nint)(m0 + i0) * lda + k0, lda, bPanel, cTile, ldc, nr);
-                                        else
-                                        {
-                                            PackA(transA, (float*)pa, lda, m0 + i0, mr, k0, kc, pPackedA);
-                                            MicroKernel(kc, alpha, pPackedA, bPanel, cTile, ldc, mr, nr);
-                                        }
-                                    }
-                                    return;
-                                }
-                                PackA(transA, (float*)pa, lda, m0, mc, k0, kc, pPackedA);
-                                for (int p = p0; p < p1; p++)
-                                {
-                                    int j0 = p * NR, nr = Math.Min(NR, n - j0);
-                                    for (int i0 = 0; i0 < mc; i0 += MR)
-                                    {
-                                        int mr = Math.Min(MR, mc - i0);
-                                        MicroKernel(kc, alpha, pPackedA + i0 * kc, (float*)ppb + p * NR * kc,
-                                            (float*)pc + (m0 + i0) * (nint)ldc + j0, ldc, mr, nr);
-                                    }
-                                }
+                                int mr = Math.Min(MR, mc - i0);
+                                float* cTile = (float*)pc + (m0 + i0) * (nint)ldc + j0;
+                                if (mr == MR)
+                                    MicroKernel512Direct(kc, alpha, (float*)pa + (nint)(m0 + i0) * lda + k0, lda, bPanel, cTile, ldc, nr);
+                                else
+                                    MicroKernel(kc, alpha, (float*)ppa, bPanel, cTile, ldc, mr, nr);
+                            }
+                            return;
+                        }
+                        float* blockA = (float*)ppa + (nint)m0 * kc;
+                        for (int p = p0; p < p1; p++)
+                        {
+                            int j0 = p * NR, nr = Math.Min(NR, n - j0);
+                            for (int i0 = 0; i0 < mc; i0 += MR)
+                            {
+                                int mr = Math.Min(MR, mc - i0);
+                                MicroKernel(kc, alpha, blockA + i0 * kc, (float*)ppb + p * NR * kc,
+                                    (float*)pc + (m0 + i0) * (nint)ldc + j0, ldc, mr, nr);
                             }
                         }
-                        finally { ArrayPool<float>.Shared.Return(packedA); }
                     });
                 }
             }
         }
-        finally { ArrayPool<float>.Shared.Return(packedB); }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(packedB);
+            ArrayPool<float>.Shared.Return(packedA);
+        }
     }
 
     /// <summary>Packs rows [m0, m0+mc) x cols [k0, k0+kc) of op(A) into MR-row panels, k-major, zero-padded.</summary>
