@@ -52,6 +52,8 @@ if [ ! -f "$ADVVIS_CODE_SERVER" ]; then
 fi
 node vscode-advvis/build.mjs || fail "bundling failed"
 # The .vsix the end-to-end test installs (production bundles; the browser tests then run the same minified views).
+# out/ is not in git: a fresh clone has none, and vsce does not create it.
+mkdir -p out
 npm run --silent package >/dev/null || fail "npm run package failed"
 npx --no-install tsc -p vscode-advvis/tsconfig.json || fail "type errors in vscode-advvis/"
 npx --no-install tsc -p webviews/tsconfig.json || fail "type errors in webviews/"
