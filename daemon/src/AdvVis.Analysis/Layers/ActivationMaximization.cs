@@ -98,8 +98,9 @@ public static class ActivationMaximization
         string input = model.Inputs[0].Name;
 
         var rng = new Xoshiro128StarStar(options.Seed);
+        string ascent = AscentLayer(model, layer);
         if (options.Parameterization == ImageParameterization.Fourier)
-            return RunFourier(model, layer, unit, inputShape, transform, options, input, ref rng, cancellation, progress);
+            return RunFourier(model, layer, ascent, unit, inputShape, transform, options, input, ref rng, cancellation, progress);
         var p = new float[c * plane];
         for (int i = 0; i < p.Length; i++)
             p[i] = (float)(0.5 + options.InitialNoise * (2 * rng.NextDouble() - 1));
@@ -119,7 +120,7 @@ public static class ActivationMaximization
             {
                 AffineWarp w = AffineWarp.Random(ref rng, options.Jitter, options.Scale, options.RotationDegrees);
                 w.Apply(p, warped, c, h, wd);
-                trace[step] = Objective(model, layer, unit, warped, transform, inputShape, input, needGradient: true, out float[] gradWarped);
+                trace[step] = Objective(model, ascent, unit, warped, transform, inputShape, input, needGradient: true, out float[] gradWarped);
                 w.Adjoint(gradWarped, grad, c, h, wd);
             }
             else
@@ -127,7 +128,7 @@ public static class ActivationMaximization
                 int dy = options.Jitter > 0 ? rng.NextInt(2 * options.Jitter + 1) - options.Jitter : 0;
                 int dx = options.Jitter > 0 ? rng.NextInt(2 * options.Jitter + 1) - options.Jitter : 0;
                 float[] shifted = Shift(p, c, h, wd, dy, dx);
-                trace[step] = Objective(model, layer, unit, shifted, transform, inputShape, input, needGradient: true, out float[] gradShifted);
+                trace[step] = Objective(model, ascent, unit, shifted, transform, inputShape, input, needGradient: true, out float[] gradShifted);
                 grad = Shift(gradShifted, c, h, wd, -dy, -dx); // d objective / d p (ascent direction)
             }
             AddPenaltyGradients(p, grad, c, h, wd, options);
@@ -173,7 +174,7 @@ public static class ActivationMaximization
     }
 
     /// <summary>The Fourier parameterisation: Adam on the DCT spectrum S, p = sigmoid(M · IDCT(S ⊙ scale)).</summary>
-    private static ActivationMaximizationResult RunFourier(Model model, string layer, int unit, int[] inputShape, PixelTransform transform,
+    private static ActivationMaximizationResult RunFourier(Model model, string layer, string ascent, int unit, int[] inputShape, PixelTransform transform,
         ActivationMaximizationOptions options, string input, ref Xoshiro128StarStar rng, CancellationToken cancellation,
         IProgress<double>? progress)
     {
@@ -198,7 +199,7 @@ public static class ActivationMaximization
             image.Render(spectrum, p);
             AffineWarp w = AffineWarp.Random(ref rng, options.Jitter, options.Scale, options.RotationDegrees);
             w.Apply(p, warped, c, h, wd);
-            trace[step] = Objective(model, layer, unit, warped, transform, inputShape, input, needGradient: true, out float[] gradWarped);
+            trace[step] = Objective(model, ascent, unit, warped, transform, inputShape, input, needGradient: true, out float[] gradWarped);
             w.Adjoint(gradWarped, gradP, c, h, wd);
             AddPenaltyGradients(p, gradP, c, h, wd, options);
             image.Backward(p, gradP, gradS);
@@ -218,6 +219,20 @@ public static class ActivationMaximization
     }
 
     /// <summary>Mean of unit <paramref name="unit"/>'s map at <paramref name="layer"/> for pixels <paramref name="p"/>, and d/dp.</summary>
+    /// <summary>
+    /// The tensor whose gradient drives the ascent. A unit behind a ReLU (or ReLU6/Clip) that is off on the start image
+    /// passes no gradient, so the optimisation would never move; its pre-activation is monotone in it and always has one.
+    /// Start and final activations are still measured on the requested tensor.
+    /// </summary>
+    internal static string AscentLayer(Model model, string layer)
+    {
+        int id = model.ValueId(layer);
+        var producer = model.Nodes.FirstOrDefault(n => n.Outputs.Contains(id));
+        if (producer is null || producer.OpType is not ("Relu" or "Clip" or "LeakyRelu") || producer.Inputs.Length == 0 || producer.Inputs[0] < 0)
+            return layer;
+        return model.ValueNames[producer.Inputs[0]];
+    }
+
     private static double Objective(Model model, string layer, int unit, float[] p, PixelTransform t, int[] inputShape, string input,
         bool needGradient, out float[] gradient)
     {

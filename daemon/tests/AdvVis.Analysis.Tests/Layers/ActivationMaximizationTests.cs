@@ -148,6 +148,27 @@ public sealed class ReadableActivationMaximizationTests(PaperCnnFixture fixture,
         Assert.Equal(3, progress.Reports);
     }
 
+    [Fact]
+    public void AUnitThatIsOffOnTheStartImageStillGetsExcited()
+    {
+        // Behind a ReLU, a unit that is 0 on the start image passes no gradient; the ascent must use its pre-activation.
+        const string layer = "/blocks.2/blocks.2.1/Relu_output_0";
+        var options = ActivationMaximizationOptions.Readable with
+        {
+            Parameterization = ImageParameterization.Pixel, Seed = 5, Steps = 48, Jitter = 1, Scale = 0.05, RotationDegrees = 5, LearningRate = 0.2,
+        };
+        var start = ActivationMaximization.Run(fixture.Model, layer, 0, [1, 1, 28, 28], PixelTransform.Identity(1), options with { Steps = 0 });
+        int units = fixture.Model.Forward(fixture.Item(0), new AdvVis.Engine.RunOptions { Capture = [layer] })[layer].Shape[1];
+        int dead = Enumerable.Range(0, units).First(u =>
+            ActivationMaximization.Run(fixture.Model, layer, u, [1, 1, 28, 28], PixelTransform.Identity(1), options with { Steps = 0 }).StartActivation == 0);
+        Assert.NotEqual("", start.Layer);
+        Assert.NotEqual(layer, ActivationMaximization.AscentLayer(fixture.Model, layer));
+        var r = ActivationMaximization.Run(fixture.Model, layer, dead, [1, 1, 28, 28], PixelTransform.Identity(1), options);
+        output.WriteLine($"unit {dead}: start {r.StartActivation:F4} → {r.FinalActivation:F4}");
+        Assert.Equal(0, r.StartActivation);
+        Assert.True(r.FinalActivation > 0, "the unit stayed off: no gradient reached it");
+    }
+
     /// <summary>Cancels after <c>n</c> progress reports (synchronously, unlike Progress&lt;T&gt;).</summary>
     private sealed class CancelAfter(CancellationTokenSource source, int n) : IProgress<double>
     {
