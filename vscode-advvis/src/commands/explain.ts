@@ -153,7 +153,10 @@ export class ExplanationPanel {
         const b = this.bundle;
         try {
             const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AdvVis: editing neurons and re-running the attack', cancellable: false },
-                () => this.ctx.request('neurons/edit', { model: b.model, deletions: message.deletions, items: { images: [b.imagePath] }, attack: b.attack }, { onProgress: () => undefined }));
+                // neurons/edit measures accuracy and success rate, so its items need labels: this image's benign
+                // prediction (the class the attack moves it away from) when its true label is unknown.
+                () => this.ctx.request('neurons/edit', { model: b.model, deletions: message.deletions,
+                    items: { images: [b.imagePath], ...(b.explain ? { labels: [b.explain.benign.class] } : {}) }, attack: b.attack }, { onProgress: () => undefined }));
             void this.channel.post({ type: 'editResult', body: result });
         } catch (error) {
             this.ctx.showError('neurons/edit', error);

@@ -5,6 +5,9 @@
 // Reshape) and collapsible blocks; right-click a digit → "Explain Attack" → the explanation panel with predictions
 // before/after, the Flow View of the real profiles (300 background lines, bundles, the pair, the diverging point), the
 // Layer View, vulnerability maps, neurons with receptive fields, unit visualizations and band gaps, the attribution graph.
+// Then neuron editing (delete a unit, success rate before → after), CodeLens above a PyTorch nn.Module (train.py) whose
+// Architecture lens opens the Architecture View, and the Dataset View of 50 digits (DIR/<class>/*.pgm written from the
+// MNIST test set): scatterplots, prediction matrix, image grid, coordinated selection, vulnerability curves.
 // Asserts DOM and log files, never toasts; fails on errors in the webview consoles or the extension's log.
 // Screenshots: out/test-artifacts/e2e-*.png; the extension's log: out/test-artifacts/e2e-AdvVis.log.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
 
 const root = resolve(__dirname, '../../..');
@@ -63,6 +67,18 @@ function extensionLog(): string {
     return file ? readFileSync(file, 'utf8') : '';
 }
 
+/** Runs a workbench command through the palette (focus on the explorer first, so that F1 is not eaten by a webview). */
+async function runCommand(title: string): Promise<void> {
+    await page.locator('.explorer-folders-view').first().click({ position: { x: 5, y: 5 } }).catch(() => undefined);
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    await row.waitFor({ timeout: 10_000 });
+    await row.click();
+}
+
 async function screenshot(name: string): Promise<void> {
     await page.screenshot({ path: join(artifacts, `e2e-${name}.png`) });
 }
@@ -84,6 +100,25 @@ beforeAll(async () => {
     for (const name of ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) copyFileSync(join(shared, 'data/mnist', name), join(workspace, 'data', name));
     writeFileSync(join(workspace, 'advvis.json'), JSON.stringify({ models: [{ name: 'mnist', path: 'mnist.onnx',
         background: { path: 'data/t10k-images-idx3-ubyte.gz', labels: 'data/t10k-labels-idx1-ubyte.gz' } }] }, null, 2));
+    // A small labelled data set for the Dataset View: the first 5 test digits of each class, as DIR/<class>/<n>.pgm.
+    const images = gunzipSync(readFileSync(join(shared, 'data/mnist/t10k-images-idx3-ubyte.gz')));
+    const labels = gunzipSync(readFileSync(join(shared, 'data/mnist/t10k-labels-idx1-ubyte.gz')));
+    const perClass = new Array<number>(10).fill(0);
+    for (let i = 0; perClass.some(n => n < 5); i++) {
+        const label = labels[8 + i];
+        if (perClass[label] >= 5) continue;
+        mkdirSync(join(workspace, 'mnist50', String(label)), { recursive: true });
+        writeFileSync(join(workspace, 'mnist50', String(label), `${i}.pgm`), Buffer.concat([Buffer.from('P5\n28 28\n255\n'), images.subarray(16 + 784 * i, 16 + 784 * (i + 1))]));
+        perClass[label]++;
+    }
+    // A PyTorch training script whose export call writes mnist.onnx: CodeLens maps the class to the workspace's model.
+    writeFileSync(join(workspace, 'train.py'), [
+        'import torch', 'import torch.nn as nn', '', '',
+        'class Net(nn.Module):', '    def __init__(self):', '        super().__init__()',
+        '        self.conv1 = nn.Conv2d(1, 8, 5)', '        self.conv2 = nn.Conv2d(8, 16, 5)', '        self.fc = nn.Linear(256, 10)', '',
+        '    def forward(self, x):', '        return self.fc(self.conv2(self.conv1(x)).flatten(1))', '', '',
+        'model = Net()', 'x = torch.randn(1, 1, 28, 28)', 'torch.onnx.export(model, x, "mnist.onnx")', '',
+    ].join('\n'));
     mkdirSync(join(temp, 'data', 'User'), { recursive: true });
     writeFileSync(join(temp, 'data', 'User', 'settings.json'), JSON.stringify({
         'advvis.daemonPath': dll,
@@ -235,6 +270,83 @@ describe('AdvVis in a real VS Code (code-server)', () => {
         await expect.poll(() => frame.locator('#layer h2').textContent(), { timeout: 30_000 }).toContain(other);
         await expect.poll(() => frame.locator('#layer svg.unit-grid').count(), { timeout: 30_000 }).toBe(1);
     }, 240_000);
+
+    it('neuron editing in the explanation panel: delete a unit, the attack is re-run, success rate before → after', async () => {
+        const t = Date.now();
+        const frame = await frameWith('table.neurons tbody tr input[type="checkbox"]', 30_000);
+        await frame.locator('#neurons').scrollIntoViewIfNeeded();
+        await frame.locator('table.neurons tbody tr input[type="checkbox"]').first().check();
+        await expect.poll(() => frame.locator('#delete-units').textContent()).toContain('Delete 1 selected unit(s)');
+        await frame.locator('#delete-units').click();
+        await expect.poll(() => frame.locator('#edit-result').getAttribute('data-count'), { timeout: 60_000 }).toBe('1');
+        expect(await frame.locator('#edit-result').textContent()).toMatch(/^1 units deleted\. Attack success rate \d+\.\d% → \d+\.\d%; clean accuracy (\d+\.\d%|n\/a) → (\d+\.\d%|n\/a)\.$/);
+        mark('neurons/edit answered', t);
+        await frame.locator('#edit-result').scrollIntoViewIfNeeded();
+        await screenshot('neuron-edit');
+    }, 120_000);
+
+    it('CodeLens above a PyTorch nn.Module: Architecture · Explain attack · Robustness report; Architecture opens the Architecture View', async () => {
+        const t = Date.now();
+        await runCommand('View: Close All Editors');
+        await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'train.py' }).click();
+        const lenses = page.locator('.monaco-editor .codelens-decoration');
+        await expect.poll(() => lenses.first().textContent().catch(() => ''), { timeout: 60_000 }).toContain('Architecture');
+        const text = await lenses.first().textContent();
+        expect(text?.replace(/\s+/g, ' ').trim()).toBe('Architecture | Explain attack | Robustness report');
+        // Above the class line: the lens sits in the view zone right before line 5 (class Net).
+        const lensTop = (await lenses.first().boundingBox())!.y;
+        const classLine = page.locator('.monaco-editor .view-line', { hasText: 'class Net(nn.Module):' });
+        const classTop = (await classLine.boundingBox())!.y;
+        expect(classTop - lensTop).toBeGreaterThan(0);
+        expect(classTop - lensTop).toBeLessThan(40);
+        mark('CodeLens drawn', t);
+        await screenshot('codelens');
+        await lenses.first().locator('a', { hasText: 'Architecture' }).click();
+        await page.locator('.tab.active', { hasText: 'mnist.onnx' }).waitFor({ timeout: 30_000 });
+        const frame = await frameWith('svg[data-node-count]', 60_000);
+        await expect.poll(() => frame.locator('svg[data-node-count]').getAttribute('data-node-count'), { timeout: 30_000 }).toBe('11');
+        await screenshot('codelens-architecture');
+    }, 150_000);
+
+    it('right-click a folder → Open Dataset View: scatterplots, prediction matrix and image grid of 50 digits, coordinated', async () => {
+        const t = Date.now();
+        await runCommand('View: Close All Editors');
+        const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist50' });
+        await row.click({ button: 'right' });
+        const item = page.locator('.monaco-menu .action-item', { hasText: 'Open Dataset View' });
+        await item.first().waitFor({ timeout: 20_000 });
+        await page.waitForTimeout(500);
+        await item.first().click();
+        const frame = await frameWith('#matrix rect[data-cell]', 180_000);
+        mark('attack/run → Dataset View', t);
+        expect(await frame.locator('.advvis-note').first().textContent()).toMatch(/mnist50: 50 images · clean accuracy \d+\.\d% · adversarial \d+\.\d% · success rate \d+\.\d%/);
+        await expect.poll(() => frame.locator('.advvis-note', { hasText: 'Computing' }).count(), { timeout: 90_000 }).toBe(0);
+        mark('Dataset View profiles', t);
+        const notes = await frame.locator('.advvis-note').allTextContents();
+        expect(notes.filter(text => /failed|not available|does not offer|No 2-D profiles/i.test(text))).toEqual([]);
+        expect(Number(await frame.locator('#scatter-benign').getAttribute('data-points'))).toBe(50);
+        expect(Number(await frame.locator('#scatter-adversarial').getAttribute('data-points'))).toBe(50);
+        expect(await frame.locator('#scatter-benign circle.point').count()).toBe(50);
+        expect(await frame.locator('#matrix rect[data-cell]').count()).toBe(100);
+        const counts = await frame.locator('#matrix rect[data-cell]').evaluateAll(cells => cells.map(c => [c.getAttribute('data-cell')!, Number(c.getAttribute('data-count'))] as const));
+        expect(counts.reduce((sum, [, n]) => sum + n, 0)).toBe(50);
+        expect(await frame.locator('#grid .pair').count()).toBe(50);
+        expect(await frame.locator('#grid .pair img').count()).toBe(50);
+        await screenshot('dataset');
+        // Coordinated: a matrix cell selects its images in the grid and the scatterplots.
+        const [cell, count] = counts.filter(([key, n]) => n > 0 && key.split(',')[0] !== key.split(',')[1]).sort((a, b) => b[1] - a[1])[0] ?? counts.filter(([, n]) => n > 0)[0];
+        await frame.locator(`#matrix rect[data-cell="${cell}"]`).click();
+        await expect.poll(() => frame.locator('#grid .pair').count()).toBe(count);
+        expect(await frame.locator('#scatter-benign circle.point.selected').count()).toBe(count);
+        expect(await frame.locator('#scatter-benign circle.point.dimmed').count()).toBe(50 - count);
+        expect(await frame.locator(`#matrix rect.selected[data-cell="${cell}"]`).count()).toBe(1);
+        // An image pair in the grid becomes the neuron space's subject: vulnerability curves of that class pair.
+        await frame.locator('#grid .pair').first().click();
+        await expect.poll(() => frame.locator('svg[data-units]').count(), { timeout: 60_000 }).toBe(1);
+        expect(Number(await frame.locator('svg[data-units]').getAttribute('data-units'))).toBeGreaterThan(0);
+        mark('Dataset View coordinated', t);
+        await screenshot('dataset-selection');
+    }, 300_000);
 
     it('logged no error from the extension host or the webviews', async () => {
         const log = extensionLog();
