@@ -84,7 +84,13 @@ internal sealed record AlignmentLink(LayoutLayer Other, float[] Weights)
 /// <summary>The SGD driver.</summary>
 internal static class LayoutOptimizer
 {
-    /// <summary>Runs <paramref name="epochs"/> epochs on all layers (in parallel across layers when there are several).</summary>
+    /// <summary>
+    /// Runs <paramref name="epochs"/> epochs on all layers. Several layers are spread over at most
+    /// <paramref name="maxDegreeOfParallelism"/> threads (default: the processor count) in groups balanced by edge count,
+    /// and the layers of a group are interleaved edge by edge in one thread, so the CPU overlaps one layer's serial
+    /// update chain with another's. Layers never read each other within an epoch (alignment anchors are snapshots), so
+    /// the grouping does not change any result.
+    /// </summary>
     public static void Optimize(IReadOnlyList<LayoutLayer> layers, int epochs, float initialAlpha, float a, float b, float gamma,
         int maxDegreeOfParallelism, CancellationToken cancellation = default, Action<double>? progress = null, bool vectorized = true)
     {
@@ -93,6 +99,7 @@ internal static class LayoutOptimizer
             foreach (LayoutLayer layer in layers)
                 layer.Snapshot = new float[layer.Head.Length];
         var kernels = layers.Select(l => new EpochKernel(l, a, b, gamma, vectorized)).ToArray();
+        EpochKernel[][] groups = Group(kernels, maxDegreeOfParallelism);
         var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
         float alpha = initialAlpha;
         for (int n = 0; n < epochs; n++)
@@ -105,12 +112,34 @@ internal static class LayoutOptimizer
                     Array.Copy(layer.Head, layer.Snapshot!, layer.Head.Length);
             float epochAlpha = alpha;
             int epoch = n;
-            if (kernels.Length == 1)
-                kernels[0].Run(epoch, epochAlpha);
+            if (groups.Length == 1)
+                EpochKernel.RunGroup(groups[0], epoch, epochAlpha);
             else
-                Parallel.For(0, kernels.Length, options, l => kernels[l].Run(epoch, epochAlpha));
+                Parallel.For(0, groups.Length, options, g => EpochKernel.RunGroup(groups[g], epoch, epochAlpha));
             alpha = initialAlpha * (1f - (float)n / epochs);
         }
+    }
+
+    /// <summary>
+    /// Splits the layers into one group per thread (longest-processing-time first by edge count; order within a group is
+    /// the layers' order).
+    /// </summary>
+    private static EpochKernel[][] Group(EpochKernel[] kernels, int maxDegreeOfParallelism)
+    {
+        int threads = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
+        threads = Math.Clamp(threads, 1, Math.Max(1, kernels.Length));
+        var groups = Enumerable.Range(0, threads).Select(_ => new List<int>()).ToArray();
+        var load = new long[threads];
+        foreach (int k in Enumerable.Range(0, kernels.Length).OrderByDescending(k => kernels[k].EdgeCount).ThenBy(k => k))
+        {
+            int target = 0;
+            for (int g = 1; g < threads; g++)
+                if (load[g] < load[target])
+                    target = g;
+            groups[target].Add(k);
+            load[target] += Math.Max(1, kernels[k].EdgeCount);
+        }
+        return groups.Where(g => g.Count > 0).Select(g => g.Order().Select(k => kernels[k]).ToArray()).ToArray();
     }
 
     /// <summary>Compile-time embedding dimension, so the JIT unrolls the per-coordinate loops for 1-D and 2-D.</summary>
@@ -157,6 +186,35 @@ internal static class LayoutOptimizer
             _linkAnchors = layer.Links.Select(l => l.Anchor).ToArray();
         }
 
+        public int EdgeCount => _layer.EdgeCount;
+
+        /// <summary>
+        /// One epoch of every layer in <paramref name="group"/>, interleaved three or two layers at a time when they share
+        /// a dimension (each layer's own updates stay in their sequential order, so results are those of separate runs).
+        /// </summary>
+        public static void RunGroup(EpochKernel[] group, int epoch, float alpha)
+        {
+            int dim = group[0]._layer.Dimensions;
+            bool sameDimension = group.All(k => k._layer.Dimensions == dim);
+            int at = 0;
+            while (at < group.Length)
+            {
+                int remaining = group.Length - at;
+                int take = !sameDimension ? 1 : remaining == 4 ? 2 : Math.Min(3, remaining);
+                switch (take, dim)
+                {
+                    case (1, _): group[at].Run(epoch, alpha); break;
+                    case (2, 1): Run2<One>(group[at], group[at + 1], epoch, alpha); break;
+                    case (2, 2): Run2<Two>(group[at], group[at + 1], epoch, alpha); break;
+                    case (2, _): Run2<AnyDimension>(group[at], group[at + 1], epoch, alpha); break;
+                    case (3, 1): Run3<One>(group[at], group[at + 1], group[at + 2], epoch, alpha); break;
+                    case (3, 2): Run3<Two>(group[at], group[at + 1], group[at + 2], epoch, alpha); break;
+                    default: Run3<AnyDimension>(group[at], group[at + 1], group[at + 2], epoch, alpha); break;
+                }
+                at += take;
+            }
+        }
+
         public void Run(int epoch, float alpha)
         {
             switch (_layer.Dimensions)
@@ -170,32 +228,131 @@ internal static class LayoutOptimizer
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop: skip tier-0 code entirely
         private void Run<TDim>(int n, float alpha) where TDim : struct, IDimension
         {
-            LayoutLayer layer = _layer;
-            int dim = TDim.Value == 0 ? layer.Dimensions : TDim.Value;
-            float[] head = layer.Head, tail = layer.Tail;
-            bool sameArrays = ReferenceEquals(head, tail);
-            bool moveOther = layer.MoveOther;
-            float[][] linkWeights = _linkWeights, linkAnchors = _linkAnchors;
-            int linkCount = linkWeights.Length;
-            Xoshiro128StarStar rng = layer.Rng; // local copy keeps the generator state in registers; written back below
-            int tailCount = layer.TailCount;
-            float a = _a, b = _b, gamma = _gamma;
-            float twoGammaB = 2f * gamma * b;
-            int[] edgeHead = layer.EdgeHead, edgeTail = layer.EdgeTail;
-            double[] nextSample = layer.EpochOfNextSample, perSample = layer.EpochsPerSample;
-            double[] nextNegative = layer.EpochOfNextNegativeSample, perNegative = layer.EpochsPerNegativeSample;
-            Span<float> position = stackalloc float[dim];
-            Span<float> pull = stackalloc float[dim];
-            Span<float> total = stackalloc float[dim];
-            Span<int> others = stackalloc int[8];
-            Span<float> tx = stackalloc float[8], ty = stackalloc float[8], gx = stackalloc float[8], gy = stackalloc float[8];
+            int dim = TDim.Value == 0 ? _layer.Dimensions : TDim.Value;
+            var x = new Runner<TDim>(this, stackalloc float[3 * dim], stackalloc float[32], stackalloc int[8]);
+            int count = _layer.EdgeCount;
+            for (int i = 0; i < count; i++)
+                x.Edge(i, n, alpha);
+            x.Finish();
+        }
 
-            for (int i = 0; i < layer.EdgeCount; i++)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Run2<TDim>(EpochKernel kx, EpochKernel ky, int n, float alpha) where TDim : struct, IDimension
+        {
+            int dim = TDim.Value == 0 ? kx._layer.Dimensions : TDim.Value;
+            var x = new Runner<TDim>(kx, stackalloc float[3 * dim], stackalloc float[32], stackalloc int[8]);
+            var y = new Runner<TDim>(ky, stackalloc float[3 * dim], stackalloc float[32], stackalloc int[8]);
+            int cx = kx._layer.EdgeCount, cy = ky._layer.EdgeCount, common = Math.Min(cx, cy);
+            int i = 0;
+            for (; i < common; i++)
             {
-                if (nextSample[i] > n)
-                    continue;
-                int j = edgeHead[i];
-                int jo = j * dim, ko = edgeTail[i] * dim;
+                x.Edge(i, n, alpha);
+                y.Edge(i, n, alpha);
+            }
+            for (int e = i; e < cx; e++)
+                x.Edge(e, n, alpha);
+            for (int e = i; e < cy; e++)
+                y.Edge(e, n, alpha);
+            x.Finish();
+            y.Finish();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Run3<TDim>(EpochKernel kx, EpochKernel ky, EpochKernel kz, int n, float alpha) where TDim : struct, IDimension
+        {
+            int dim = TDim.Value == 0 ? kx._layer.Dimensions : TDim.Value;
+            var x = new Runner<TDim>(kx, stackalloc float[3 * dim], stackalloc float[32], stackalloc int[8]);
+            var y = new Runner<TDim>(ky, stackalloc float[3 * dim], stackalloc float[32], stackalloc int[8]);
+            var z = new Runner<TDim>(kz, stackalloc float[3 * dim], stackalloc float[32], stackalloc int[8]);
+            int cx = kx._layer.EdgeCount, cy = ky._layer.EdgeCount, cz = kz._layer.EdgeCount;
+            int common = Math.Min(cx, Math.Min(cy, cz));
+            int i = 0;
+            for (; i < common; i++)
+            {
+                x.Edge(i, n, alpha);
+                y.Edge(i, n, alpha);
+                z.Edge(i, n, alpha);
+            }
+            // Tails: whichever layers have edges left, still interleaved pairwise where two do.
+            for (int e = i; e < Math.Max(cx, Math.Max(cy, cz)); e++)
+            {
+                if (e < cx)
+                    x.Edge(e, n, alpha);
+                if (e < cy)
+                    y.Edge(e, n, alpha);
+                if (e < cz)
+                    z.Edge(e, n, alpha);
+            }
+            x.Finish();
+            y.Finish();
+            z.Finish();
+        }
+
+        /// <summary>One layer's edge loop state (arrays and RNG hoisted out of the kernel) and its per-edge update.</summary>
+        private ref struct Runner<TDim> where TDim : struct, IDimension
+        {
+            private readonly LayoutLayer _layer;
+            private readonly int _dim;
+            private readonly float[] _head, _tail;
+            private readonly bool _sameArrays, _moveOther, _vectorized;
+            private readonly float[][] _linkWeights, _linkAnchors;
+            private readonly int _linkCount, _tailCount;
+            private readonly float _a, _b, _gamma, _twoGammaB;
+            private readonly int[] _edgeHead, _edgeTail;
+            private readonly double[] _nextSample, _perSample, _nextNegative, _perNegative;
+            private readonly Span<float> _position, _pull, _total, _tx, _ty, _gx, _gy;
+            private readonly Span<int> _others;
+            private Xoshiro128StarStar _rng;
+
+            public Runner(EpochKernel kernel, Span<float> perDimension, Span<float> lanes, Span<int> others)
+            {
+                LayoutLayer layer = kernel._layer;
+                _layer = layer;
+                _dim = TDim.Value == 0 ? layer.Dimensions : TDim.Value;
+                _head = layer.Head;
+                _tail = layer.Tail;
+                _sameArrays = ReferenceEquals(_head, _tail);
+                _moveOther = layer.MoveOther;
+                _vectorized = kernel._vectorized;
+                _linkWeights = kernel._linkWeights;
+                _linkAnchors = kernel._linkAnchors;
+                _linkCount = _linkWeights.Length;
+                _tailCount = layer.TailCount;
+                _a = kernel._a;
+                _b = kernel._b;
+                _gamma = kernel._gamma;
+                _twoGammaB = 2f * _gamma * _b;
+                _edgeHead = layer.EdgeHead;
+                _edgeTail = layer.EdgeTail;
+                _nextSample = layer.EpochOfNextSample;
+                _perSample = layer.EpochsPerSample;
+                _nextNegative = layer.EpochOfNextNegativeSample;
+                _perNegative = layer.EpochsPerNegativeSample;
+                _position = perDimension[.._dim];
+                _pull = perDimension.Slice(_dim, _dim);
+                _total = perDimension.Slice(2 * _dim, _dim);
+                _tx = lanes[..8];
+                _ty = lanes.Slice(8, 8);
+                _gx = lanes.Slice(16, 8);
+                _gy = lanes.Slice(24, 8);
+                _others = others;
+                _rng = layer.Rng; // written back by Finish
+            }
+
+            public void Finish() => _layer.Rng = _rng;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public void Edge(int i, int n, float alpha)
+            {
+                if (_nextSample[i] > n)
+                    return;
+                int dim = TDim.Value == 0 ? _dim : TDim.Value;
+                float[] head = _head, tail = _tail;
+                float[][] linkWeights = _linkWeights, linkAnchors = _linkAnchors;
+                int linkCount = _linkCount;
+                float a = _a, b = _b;
+                int j = _edgeHead[i];
+                int jo = j * dim, ko = _edgeTail[i] * dim;
 
                 float distSq = 0f;
                 for (int d = 0; d < dim; d++)
@@ -217,43 +374,48 @@ internal static class LayoutOptimizer
                     if (linkCount > 0) // AlignedUMAP applies the pull with every head update, positive and negative
                         step = Clip(grad - AlignmentPull(linkWeights, linkAnchors, j, jo + d, c));
                     head[jo + d] = c + step * alpha;
-                    if (moveOther)
+                    if (_moveOther)
                         tail[ko + d] -= grad * alpha;
                 }
-                nextSample[i] += perSample[i];
+                _nextSample[i] += _perSample[i];
 
                 // Negative samples: every repulsion is evaluated at the head's position after the attraction step and
                 // the clipped steps are summed (umap-learn moves the head between them). Independent evaluations keep
                 // the CPU's pipelines busy instead of serialising ~100-cycle pow/div chains; the difference is
                 // second order in the step size.
-                int negativeSamples = (int)((n - nextNegative[i]) / perNegative[i]);
+                double perNegative = _perNegative[i];
+                int negativeSamples = (int)((n - _nextNegative[i]) / perNegative);
                 if (negativeSamples > 0)
                 {
+                    Span<float> position = _position, pull = _pull, total = _total;
                     for (int d = 0; d < dim; d++)
                     {
                         position[d] = head[jo + d];
                         pull[d] = linkCount > 0 ? AlignmentPull(linkWeights, linkAnchors, j, jo + d, position[d]) : 0f;
                         total[d] = 0f;
                     }
+                    int tailCount = _tailCount;
                     int p = 0;
                     if (TDim.Value is 1 or 2 && _vectorized)
                     {
                         // Eight repulsions at a time in SIMD lanes (bit-identical to the scalar loop below: the same
                         // IEEE operations per lane, and the lanes' steps are added to the totals in sample order).
+                        Span<float> tx = _tx, ty = _ty, gx = _gx, gy = _gy;
+                        Span<int> others = _others;
                         for (; p < negativeSamples; p += 8)
                         {
                             int lanes = Math.Min(8, negativeSamples - p);
                             for (int q = 0; q < lanes; q++)
                             {
-                                int other = rng.NextInt(tailCount);
+                                int other = _rng.NextInt(tailCount);
                                 others[q] = other;
                                 tx[q] = tail[other * dim];
                                 ty[q] = TDim.Value == 2 ? tail[other * dim + 1] : 0f;
                             }
-                            NegativeLanes<TDim>(tx, ty, position, pull, linkCount > 0, a, b, twoGammaB, gx, gy);
+                            NegativeLanes<TDim>(tx, ty, position, pull, linkCount > 0, a, b, _twoGammaB, gx, gy);
                             for (int q = 0; q < lanes; q++)
                             {
-                                if (sameArrays && others[q] == j)
+                                if (_sameArrays && others[q] == j)
                                     continue; // the head itself (at distance 0) is skipped, as below
                                 total[0] += gx[q];
                                 if (TDim.Value == 2)
@@ -261,9 +423,10 @@ internal static class LayoutOptimizer
                             }
                         }
                     }
+                    float gamma = _gamma;
                     for (; p < negativeSamples; p++)
                     {
-                        int other = rng.NextInt(tailCount);
+                        int other = _rng.NextInt(tailCount);
                         int oo = other * dim;
                         float negDistSq = 0f;
                         for (int d = 0; d < dim; d++)
@@ -274,7 +437,7 @@ internal static class LayoutOptimizer
                         float repulse;
                         if (negDistSq > 0f)
                             repulse = 2f * gamma * b / ((0.001f + negDistSq) * (a * FastMath.Pow(negDistSq, b) + 1f));
-                        else if (sameArrays && j == other)
+                        else if (_sameArrays && j == other)
                             continue;
                         else
                             repulse = 0f;
@@ -287,9 +450,8 @@ internal static class LayoutOptimizer
                     for (int d = 0; d < dim; d++)
                         head[jo + d] = position[d] + total[d] * alpha;
                 }
-                nextNegative[i] += negativeSamples * perNegative[i];
+                _nextNegative[i] += negativeSamples * perNegative;
             }
-            layer.Rng = rng;
         }
     }
 
