@@ -232,7 +232,8 @@ internal static class LayoutOptimizer
             var x = new Runner<TDim>(this, stackalloc float[3 * dim], stackalloc float[32], stackalloc int[8]);
             int count = _layer.EdgeCount;
             for (int i = 0; i < count; i++)
-                x.Edge(i, n, alpha);
+                if (x.Due(i, n))
+                    x.Edge(i, n, alpha);
             x.Finish();
         }
 
@@ -246,13 +247,17 @@ internal static class LayoutOptimizer
             int i = 0;
             for (; i < common; i++)
             {
-                x.Edge(i, n, alpha);
-                y.Edge(i, n, alpha);
+                if (x.Due(i, n))
+                    x.Edge(i, n, alpha);
+                if (y.Due(i, n))
+                    y.Edge(i, n, alpha);
             }
             for (int e = i; e < cx; e++)
-                x.Edge(e, n, alpha);
+                if (x.Due(e, n))
+                    x.Edge(e, n, alpha);
             for (int e = i; e < cy; e++)
-                y.Edge(e, n, alpha);
+                if (y.Due(e, n))
+                    y.Edge(e, n, alpha);
             x.Finish();
             y.Finish();
         }
@@ -269,18 +274,21 @@ internal static class LayoutOptimizer
             int i = 0;
             for (; i < common; i++)
             {
-                x.Edge(i, n, alpha);
-                y.Edge(i, n, alpha);
-                z.Edge(i, n, alpha);
+                if (x.Due(i, n))
+                    x.Edge(i, n, alpha);
+                if (y.Due(i, n))
+                    y.Edge(i, n, alpha);
+                if (z.Due(i, n))
+                    z.Edge(i, n, alpha);
             }
             // Tails: whichever layers have edges left, still interleaved pairwise where two do.
             for (int e = i; e < Math.Max(cx, Math.Max(cy, cz)); e++)
             {
-                if (e < cx)
+                if (e < cx && x.Due(e, n))
                     x.Edge(e, n, alpha);
-                if (e < cy)
+                if (e < cy && y.Due(e, n))
                     y.Edge(e, n, alpha);
-                if (e < cz)
+                if (e < cz && z.Due(e, n))
                     z.Edge(e, n, alpha);
             }
             x.Finish();
@@ -341,11 +349,13 @@ internal static class LayoutOptimizer
 
             public void Finish() => _layer.Rng = _rng;
 
+            /// <summary>Whether edge <paramref name="i"/> is sampled in epoch <paramref name="n"/> (checked before the call).</summary>
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            public void Edge(int i, int n, float alpha)
+            public readonly bool Due(int i, int n) => !(_nextSample[i] > n);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public void Edge(int i, int n, float alpha) // only for a due edge: the callers check Due first
             {
-                if (_nextSample[i] > n)
-                    return;
                 int dim = TDim.Value == 0 ? _dim : TDim.Value;
                 float[] head = _head, tail = _tail;
                 float[][] linkWeights = _linkWeights, linkAnchors = _linkAnchors;
