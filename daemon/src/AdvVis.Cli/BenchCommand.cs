@@ -1,5 +1,6 @@
 // `advvis bench MODEL --batch B [--backward] [--threads T] [--repeats R] [--json]`: images per second, the median of
 // timed repeats after warm-up, and the process's peak memory. `advvis bench --sgemm N`: GEMM GFLOP/s.
+// `advvis bench --conv N,C,S,M,K,STRIDE,PAD`: one convolution's GFLOP/s beside a plain GEMM of the same size.
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using AdvVis.Engine;
@@ -11,6 +12,7 @@ internal static class BenchCommand
     public static int Run(ParsedArgs args)
     {
         if (args.Get("--sgemm") is { } size) return Sgemm(args, ParseInt(size, "--sgemm", 1, 8192));
+        if (args.Get("--conv") is { } conv) return Convolution(args, conv);
         var modelPath = args.RequirePositional(0, "MODEL (an .onnx file)");
         int batch = ParseInt(args.Get("--batch") ?? "1", "--batch", 1, 4096);
         int threads = ParseInt(args.Get("--threads") ?? Environment.ProcessorCount.ToString(), "--threads", 1, 256);
@@ -75,6 +77,40 @@ internal static class BenchCommand
             CliApp.WriteJson(new JsonObject { ["sgemm"] = n, ["threads"] = threads, ["medianSeconds"] = median, ["gflops"] = gflops });
         else
             Console.WriteLine($"sgemm {n}x{n}x{n}  threads {threads}  {gflops:F1} GFLOP/s  (median {median * 1000:F2} ms over {seconds.Count} runs)");
+        return 0;
+    }
+
+    /// <summary>
+    /// `advvis bench --conv N,C,S,M,K,STRIDE,PAD [--threads T]`: GFLOP/s of the engine's convolution of N images of C
+    /// channels S x S by M filters K x K, and of a plain GEMM of the same M x (N·P) x (C·K·K) size for comparison.
+    /// </summary>
+    private static int Convolution(ParsedArgs args, string spec)
+    {
+        var parts = spec.Split(',');
+        if (parts.Length != 7) throw new CliException($"--conv takes N,C,S,M,K,STRIDE,PAD (7 whole numbers), not '{spec}'.");
+        int n = ParseInt(parts[0], "--conv N", 1, 4096), c = ParseInt(parts[1], "--conv C", 1, 8192), size = ParseInt(parts[2], "--conv S", 1, 4096);
+        int m = ParseInt(parts[3], "--conv M", 1, 8192), k = ParseInt(parts[4], "--conv K", 1, 15);
+        int stride = ParseInt(parts[5], "--conv STRIDE", 1, 8), pad = ParseInt(parts[6], "--conv PAD", 0, 15);
+        int threads = ParseInt(args.Get("--threads") ?? Environment.ProcessorCount.ToString(), "--threads", 1, 256);
+        int repeats = ParseInt(args.Get("--repeats") ?? "10", "--repeats", 1, 10000);
+        Kernels.Parallelism.MaxThreads = threads;
+        int outSize = (size + 2 * pad - k) / stride + 1;
+        if (outSize < 1) throw new CliException($"--conv: a {k}x{k} kernel does not fit a {size}x{size} image with padding {pad}.");
+        var g = new Kernels.ConvGeometry(c, size, size, k, k, stride, stride, pad, pad, 1, 1, outSize, outSize);
+        int plane = outSize * outSize, depth = c * k * k;
+        var rng = new Random(0);
+        float[] Random(long count) { var v = new float[count]; for (long i = 0; i < count; i++) v[i] = (float)rng.NextDouble(); return v; }
+        var x = Random((long)n * c * size * size); var w = Random((long)m * depth); var y = new float[(long)n * m * plane];
+        var cols = Random((long)depth * n * plane); var product = new float[(long)m * n * plane];
+        double flop = 2.0 * m * depth * n * plane;
+        var conv = Measure(() => Kernels.Kernels.ConvolutionGemm(x, c * size * size, g, n, w, m, depth, default, y, m * plane, false), repeats);
+        var gemm = Measure(() => Kernels.Kernels.Gemm(false, false, m, n * plane, depth, 1f, w, depth, cols, n * plane, 0f, product, n * plane), repeats);
+        double convGflops = flop / conv[conv.Count / 2] / 1e9, gemmGflops = flop / gemm[gemm.Count / 2] / 1e9;
+        if (args.Has("--json"))
+            CliApp.WriteJson(new JsonObject { ["conv"] = spec, ["threads"] = threads, ["convGflops"] = convGflops, ["gemmGflops"] = gemmGflops });
+        else
+            Console.WriteLine($"conv {n}x{c}x{size}x{size} * {m}x{c}x{k}x{k} stride {stride} pad {pad}  threads {threads}  " +
+                              $"{convGflops:F1} GFLOP/s  (GEMM {m}x{n * plane}x{depth}: {gemmGflops:F1})");
         return 0;
     }
 

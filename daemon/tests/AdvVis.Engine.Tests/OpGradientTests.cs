@@ -77,6 +77,16 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void ConvUnitStrideDilatedAsymmetric()
+    {
+        // Unit-stride input gradients run as a convolution by flipped filters: padding larger and smaller than the
+        // kernel's reach, asymmetric pads, rectangular dilated windows and groups all change that convolution's geometry.
+        GradCheck.Op(new Conv(Window([2, 3], [1, 1], [0, 1, 1, 2], [2, 1]), 1), [R(2, 3, 7, 6), R(4, 3, 2, 3), R(4)], [0, 1, 2]);
+        GradCheck.Op(new Conv(Window([3, 3], [1, 1], [3, 0, 2, 1]), 2), [R(1, 4, 5, 6), R(6, 2, 3, 3)], [0, 1]);
+        GradCheck.Op(new Conv(Window([1, 1], [1, 1], [1, 1, 0, 0]), 1), [R(2, 3, 4, 3), R(5, 3, 1, 1)], [0, 1]);
+    }
+
+    [Fact]
     public void ConvAutoPadAndOneD()
     {
         GradCheck.Op(new Conv(Window([3, 3], [2, 2], autoPad: "SAME_UPPER"), 1), [R(1, 2, 5, 6), R(3, 2, 3, 3)], [0, 1]);

@@ -1,5 +1,7 @@
 // 2-D convolution (1-D runs as 2-D with height 1): grouped, depthwise, strided, padded, dilated.
-// Forward lowers to GEMM through im2col; backward uses the adjoints: dX = col2im(Wᵀ·dY), dW = dY·colᵀ, dB = Σ dY.
+// Forward is an implicit GEMM (Kernels.ConvolutionGemm: im2col gathered panel by panel, never materialised).
+// Backward: dX for unit strides is the convolution of dY by the transposed, flipped filters (the same implicit GEMM);
+// for other strides dX = col2im(Wᵀ·dY); dW = dY·colᵀ, dB = Σ dY.
 using System.Buffers;
 using AdvVis.Kernels;
 
@@ -106,76 +108,15 @@ public sealed class Conv(WindowAttributes window, int group) : Op
                     y.Data.AsSpan(job * outPlane, outPlane));
             });
         }
-        else if (ImagesPerGemm(p) == 1)
-        {
-            // Large planes: one GEMM per image, images in parallel (each GEMM then runs on one core).
-            Parallelism.For(p.N, work, n =>
-            {
-                int k = p.Cg * p.KH * p.KW, kb = Kernels.Kernels.DepthBlock;
-                float[]? columns = p.Pointwise ? null : ArrayPool<float>.Shared.Rent(Math.Min(k, kb) * outPlane);
-                try
-                {
-                    for (int gi = 0; gi < group; gi++)
-                    {
-                        var xg = x.Data.AsSpan((n * p.C + gi * p.Cg) * inPlane, p.Cg * inPlane);
-                        var yg = y.Data.AsSpan((n * p.M + gi * p.Mg) * outPlane, p.Mg * outPlane);
-                        var wg = w.Data.AsSpan(gi * p.Mg * k, p.Mg * k);
-                        if (columns is null)
-                        {
-                            Kernels.Kernels.Gemm(false, false, p.Mg, outPlane, k, 1f, wg, k, xg, outPlane, 0f, yg, outPlane);
-                            continue;
-                        }
-                        // The column matrix one depth block at a time, so it stays in cache between im2col and the GEMM
-                        // (same bits as one GEMM over the whole depth).
-                        for (int r0 = 0; r0 < k; r0 += kb)
-                        {
-                            int rc = Math.Min(kb, k - r0);
-                            Kernels.Kernels.Im2Col(xg, p.G, columns, outPlane, r0, rc);
-                            Kernels.Kernels.Gemm(false, false, p.Mg, outPlane, rc, 1f, wg[r0..], k,
-                                columns.AsSpan(0, rc * outPlane), outPlane, r0 == 0 ? 0f : 1f, yg, outPlane);
-                        }
-                    }
-                }
-                finally { if (columns is not null) ArrayPool<float>.Shared.Return(columns); }
-            });
-        }
         else
         {
-            // Small planes: several images side by side in one wide GEMM, so the GEMM has enough columns to tile well.
-            int per = ImagesPerGemm(p), k = p.Cg * p.KH * p.KW, kb = Kernels.Kernels.DepthBlock;
-            var columns = ArrayPool<float>.Shared.Rent(Math.Min(k, kb) * per * outPlane);
-            var product = ArrayPool<float>.Shared.Rent(p.Mg * per * outPlane);
-            try
-            {
-                for (int n0 = 0; n0 < p.N; n0 += per)
-                {
-                    int count = Math.Min(per, p.N - n0), width = count * outPlane;
-                    for (int gi = 0; gi < group; gi++)
-                    {
-                        int g0 = gi;
-                        for (int r0 = 0; r0 < k; r0 += kb)
-                        {
-                            int rc = Math.Min(kb, k - r0), start = r0;
-                            Parallelism.For(count, (long)count * rc * outPlane, i =>
-                            {
-                                var xg = x.Data.AsSpan(((n0 + i) * p.C + g0 * p.Cg) * inPlane, p.Cg * inPlane);
-                                Kernels.Kernels.Im2Col(xg, p.G, columns.AsSpan(i * outPlane), width, start, rc);
-                            });
-                            Kernels.Kernels.Gemm(false, false, p.Mg, width, rc, 1f, w.Data.AsSpan(gi * p.Mg * k + r0, p.Mg * k - r0), k,
-                                columns.AsSpan(0, rc * width), width, r0 == 0 ? 0f : 1f, product.AsSpan(0, p.Mg * width), width);
-                        }
-                        for (int i = 0; i < count; i++)
-                        for (int m = 0; m < p.Mg; m++)
-                            product.AsSpan(m * width + i * outPlane, outPlane)
-                                .CopyTo(y.Data.AsSpan(((n0 + i) * p.M + gi * p.Mg + m) * outPlane, outPlane));
-                    }
-                }
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(columns);
-                ArrayPool<float>.Shared.Return(product);
-            }
+            // Implicit GEMM over the whole batch, group by group: Y[n, group] = W[group] · im2col(X[n, group]) + B.
+            int k = p.Cg * p.KH * p.KW;
+            for (int gi = 0; gi < group; gi++)
+                Kernels.Kernels.ConvolutionGemm(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N,
+                    w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), p.Mg, k, b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
+                    y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false);
+            b = null; // added by the GEMM
         }
         if (b is not null)
         {
@@ -246,7 +187,34 @@ public sealed class Conv(WindowAttributes window, int group) : Op
             return;
         }
 
-        if (c.Wants(0) && ImagesPerGemm(p) > 1)
+        if (c.Wants(0) && p.G.StrideH == 1 && p.G.StrideW == 1)
+        {
+            // Unit stride: dX is itself a convolution, of dY by the filters with input and output channels swapped and
+            // the window flipped, so it runs through the same implicit GEMM with no column matrix and no col2im:
+            // dX[c, i, j] = Σ_m,kh,kw W[m, c, kh, kw] · dY[m, i + padTop − kh·d, j + padLeft − kw·d].
+            var dx = c.GradientOf(0).Data;
+            int taps = p.KH * p.KW;
+            var transposed = new ConvGeometry(p.Mg, p.G.OutHeight, p.G.OutWidth, p.KH, p.KW, 1, 1,
+                p.G.DilationH * (p.KH - 1) - p.G.PadTop, p.G.DilationW * (p.KW - 1) - p.G.PadLeft,
+                p.G.DilationH, p.G.DilationW, p.H, p.W);
+            var flipped = ArrayPool<float>.Shared.Rent(p.Cg * p.Mg * taps);
+            try
+            {
+                for (int gi = 0; gi < group; gi++)
+                {
+                    var wg = w.Data.AsSpan(gi * p.Mg * k, p.Mg * k);
+                    for (int ci = 0; ci < p.Cg; ci++)
+                    for (int mi = 0; mi < p.Mg; mi++)
+                    for (int t = 0; t < taps; t++)
+                        flipped[(ci * p.Mg + mi) * taps + t] = wg[(mi * p.Cg + ci) * taps + taps - 1 - t];
+                    Kernels.Kernels.ConvolutionGemm(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
+                        flipped.AsSpan(0, p.Cg * p.Mg * taps), p.Cg, p.Mg * taps, default,
+                        dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
+                }
+            }
+            finally { ArrayPool<float>.Shared.Return(flipped); }
+        }
+        else if (c.Wants(0) && ImagesPerGemm(p) > 1)
         {
             // Small planes: dcols[K, images·plane] = Wᵀ · dY for several images at once, then col2im per image.
             var dx = c.GradientOf(0).Data;

@@ -1,0 +1,121 @@
+// The implicit-GEMM convolution against its specification: explicit im2col followed by the scalar reference GEMM.
+namespace AdvVis.Kernels.Tests;
+
+public class ConvolutionGemmTests
+{
+    private static float[] Random(int n, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    private static ConvGeometry Geometry(int c, int h, int w, int kh, int kw, int stride, int pad, int dilation)
+    {
+        int oh = (h + 2 * pad - ((kh - 1) * dilation + 1)) / stride + 1;
+        int ow = (w + 2 * pad - ((kw - 1) * dilation + 1)) / stride + 1;
+        return new ConvGeometry(c, h, w, kh, kw, stride, stride, pad, pad, dilation, dilation, oh, ow);
+    }
+
+    /// <summary>The specification: per image, im2col then C = init + W · cols in double precision.</summary>
+    private static float[] Reference(float[] x, int xStride, ConvGeometry g, int images, float[] w, int m, float[]? bias,
+        float[] y0, int yStride, bool accumulate)
+    {
+        int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
+        var y = (float[])y0.Clone();
+        var cols = new float[Math.Max(1, k * plane)];
+        for (int n = 0; n < images; n++)
+        {
+            Kernels.Im2Col(x.AsSpan(n * xStride), g, cols);
+            var yn = y.AsSpan(n * yStride, m * plane);
+            if (!accumulate)
+                for (int r = 0; r < m; r++) yn.Slice(r * plane, plane).Fill(bias?[r] ?? 0f);
+            Kernels.GemmReference(false, false, m, plane, k, 1f, w, k, cols, plane, 1f, yn, plane);
+        }
+        return y;
+    }
+
+    private static void Check(int images, int c, int h, int wd, int m, int kh, int kw, int stride, int pad, int dilation,
+        bool withBias, bool accumulate, int seed = 7)
+    {
+        var g = Geometry(c, h, wd, kh, kw, stride, pad, dilation);
+        int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
+        // Strides larger than the data they hold: other channels of a grouped layout sit in between.
+        int xStride = c * h * wd + 5, yStride = m * plane + 3;
+        var x = Random(images * xStride, seed);
+        var w = Random(m * k, seed + 1);
+        var bias = withBias ? Random(m, seed + 2) : null;
+        var y0 = Random(images * yStride, seed + 3);
+        var expected = Reference(x, xStride, g, images, w, m, bias, y0, yStride, accumulate);
+        var actual = (float[])y0.Clone();
+        Kernels.ConvolutionGemm(x, xStride, g, images, w, m, k, bias, actual, yStride, accumulate);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * (k + 1),
+                $"images={images} c={c} {h}x{wd} m={m} k={kh}x{kw} s={stride} p={pad} d={dilation}: y[{i}] {actual[i]} vs {expected[i]}");
+    }
+
+    public static TheoryData<int, int, int, int, int, int, int> Geometries()
+    {
+        // images, channels, size, out channels, kernel, stride, padding
+        var data = new TheoryData<int, int, int, int, int, int, int>
+        {
+            { 3, 5, 9, 7, 3, 1, 1 },    // 81-pixel planes: panels straddle images, rows not a multiple of 8
+            { 2, 3, 32, 16, 3, 1, 1 },  // one output row per panel
+            { 5, 4, 4, 9, 3, 1, 1 },    // 16-pixel planes: two images per panel
+            { 2, 6, 11, 8, 3, 2, 1 },   // strided
+            { 2, 6, 10, 8, 5, 2, 2 },
+            { 4, 30, 7, 33, 3, 1, 0 },  // depth 270: two depth blocks; unpadded
+            { 3, 300, 5, 10, 1, 1, 0 }, // 1x1 over whole planes, depth 300
+            { 2, 8, 6, 12, 1, 2, 0 },   // 1x1 strided (a shortcut)
+            { 1, 3, 40, 1, 3, 1, 1 },   // a single output row of W
+            { 1, 1, 1, 4, 1, 1, 0 },    // one pixel
+        };
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Geometries))]
+    public void MatchesIm2ColGemm(int images, int c, int size, int m, int kernel, int stride, int pad)
+    {
+        Check(images, c, size, size, m, kernel, kernel, stride, pad, 1, withBias: true, accumulate: false);
+        Check(images, c, size, size, m, kernel, kernel, stride, pad, 1, withBias: false, accumulate: false);
+        Check(images, c, size, size, m, kernel, kernel, stride, pad, 1, withBias: false, accumulate: true);
+    }
+
+    [Fact]
+    public void DilatedRectangularAndLargePaddings()
+    {
+        Check(2, 3, 9, 13, 5, 3, 2, 1, 2, 2, withBias: true, accumulate: false);
+        Check(2, 2, 5, 5, 3, 3, 3, 1, 4, 1, withBias: true, accumulate: true); // padding wider than the kernel reach
+        Check(3, 2, 12, 1, 4, 3, 1, 1, 1, 1, withBias: false, accumulate: false); // a column image
+    }
+
+    [Fact]
+    public void BitIdenticalAcrossThreadCountsAndMicroKernels()
+    {
+        var g = Geometry(19, 12, 12, 3, 3, 1, 1, 1);
+        int images = 5, m = 21, plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
+        var x = Random(images * 19 * 144, 1); var w = Random(m * k, 2); var bias = Random(m, 3);
+        float[] Run(int threads, bool vector256, bool scalar)
+        {
+            var y = new float[images * m * plane];
+            int before = Parallelism.MaxThreads;
+            Parallelism.MaxThreads = threads; Kernels.ForceVector256Gemm = vector256; Kernels.ForceScalarGemm = scalar;
+            try { Kernels.ConvolutionGemm(x, 19 * 144, g, images, w, m, k, bias, y, m * plane, accumulate: false); }
+            finally { Parallelism.MaxThreads = before; Kernels.ForceVector256Gemm = false; Kernels.ForceScalarGemm = false; }
+            return y;
+        }
+        var one = Run(1, false, false);
+        Assert.Equal(one, Run(2, false, false));
+        Assert.Equal(one, Run(3, false, false));
+        Assert.Equal(one, Run(2, true, false));
+        Assert.Equal(one, Run(2, false, true));
+    }
+
+    [Fact]
+    public void RejectsBuffersSmallerThanTheGeometry()
+    {
+        var g = Geometry(2, 4, 4, 3, 3, 1, 1, 1);
+        Assert.Throws<ArgumentException>(() =>
+            Kernels.ConvolutionGemm(new float[31], 32, g, 1, new float[3 * 18], 3, 18, default, new float[48], 48, false));
+    }
+}
