@@ -14,6 +14,12 @@ public sealed class Tensor
     public int Length { get; }
 
     public bool IsInteger => Longs is not null;
+
+    /// <summary>
+    /// A model constant (initializer or folded value): never written after load, so what is derived from its values
+    /// (packed convolution filters) may be kept with it.
+    /// </summary>
+    internal bool IsConstant { get; set; }
     public int Rank => Shape.Length;
     public Span<float> Span => Data.AsSpan(0, Length);
 

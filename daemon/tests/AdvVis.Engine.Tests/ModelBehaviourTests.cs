@@ -171,6 +171,24 @@ public class ModelBehaviourTests
     }
 
     [Fact]
+    public void WeightsWrittenInPlaceTakeEffectAtTheNextPass()
+    {
+        // Convolutions keep their constant weights packed between passes; a write into the weights must still count.
+        var model = Model.Load(TestPaths.SharedModel("fmnist-cnn-paper.onnx"));
+        var weight = model.Parameters.OrderBy(p => p).First(p => model.ConstantValue(p)!.Rank == 4);
+        var w = model.ConstantValue(weight)!;
+        var x = MnistBatch(2);
+        var before = model.Forward(x).Output.AsFloats();
+        float original = w.Data[5];
+        w.Data[5] = original + 0.5f;
+        var changed = model.Forward(x).Output.AsFloats();
+        w.Data[5] = original;
+        var restored = model.Forward(x).Output.AsFloats();
+        Assert.NotEqual(before, changed);
+        Assert.Equal(before, restored);
+    }
+
+    [Fact]
     public void WeightGradientsMatchFiniteDifferences()
     {
         var model = Model.Load(TestPaths.SharedModel("fmnist-cnn-paper.onnx"));

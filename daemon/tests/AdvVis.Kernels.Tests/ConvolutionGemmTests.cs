@@ -112,6 +112,40 @@ public class ConvolutionGemmTests
     }
 
     [Fact]
+    public void PrepackedFiltersGiveTheSameBits()
+    {
+        var g = Geometry(7, 9, 9, 3, 3, 1, 1, 1);
+        int images = 3, m = 13, plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
+        var x = Random(images * 7 * 81, 4); var w = Random(m * k, 5); var bias = Random(m, 6);
+        var direct = new float[images * m * plane]; var prepacked = new float[direct.Length];
+        Kernels.ConvolutionGemm(x, 7 * 81, g, images, w, m, k, bias, direct, m * plane, accumulate: false);
+        var filters = Kernels.PackFilters(w, m, k, k);
+        Kernels.ConvolutionGemm(x, 7 * 81, g, images, filters, bias, prepacked, m * plane, accumulate: false);
+        Assert.Equal(direct, prepacked);
+        Assert.Throws<ArgumentException>(() => Kernels.ConvolutionGemm(x, 7 * 81, Geometry(7, 9, 9, 1, 1, 1, 0, 1), images,
+            filters, bias, prepacked, m * plane, accumulate: false));
+    }
+
+    [Fact]
+    public void FingerprintChangesWhenAnySingleWeightChanges()
+    {
+        foreach (int length in new[] { 1, 31, 32, 33, 100, 257 })
+        {
+            var w = Random(length, length);
+            var before = WeightFingerprint.Of(w);
+            Assert.Equal(before, WeightFingerprint.Of((float[])w.Clone()));
+            for (int i = 0; i < length; i++)
+            {
+                float original = w[i];
+                w[i] = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(original) ^ 1); // one bit
+                Assert.NotEqual(before, WeightFingerprint.Of(w));
+                w[i] = original;
+            }
+            Assert.NotEqual(before, WeightFingerprint.Of(w.AsSpan(0, length - 1)));
+        }
+    }
+
+    [Fact]
     public void RejectsBuffersSmallerThanTheGeometry()
     {
         var g = Geometry(2, 4, 4, 3, 3, 1, 1, 1);

@@ -98,6 +98,7 @@ public sealed class Model
         var constantArray = new Tensor?[names.Count];
         foreach (var (id, t) in constants) constantArray[id] = t;
         nodes = FoldConstants(nodes, constantArray, onnx.DefaultOpset);
+        foreach (var t in constantArray) if (t is not null) t.IsConstant = true;
         return new Model(onnx, names, ids, nodes, inputs, outputs, constantArray, parameters);
     }
 

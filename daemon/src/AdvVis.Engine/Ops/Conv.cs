@@ -3,6 +3,7 @@
 // Backward: dX for unit strides is the convolution of dY by the transposed, flipped filters (the same implicit GEMM);
 // for other strides dX = col2im(Wᵀ·dY); dW = dY·colᵀ, dB = Σ dY.
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using AdvVis.Kernels;
 
 namespace AdvVis.Engine.Ops;
@@ -111,10 +112,10 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         else
         {
             // Implicit GEMM over the whole batch, group by group: Y[n, group] = W[group] · im2col(X[n, group]) + B.
-            int k = p.Cg * p.KH * p.KW;
+            var filters = Filters(w, p, flipped: false);
             for (int gi = 0; gi < group; gi++)
                 Kernels.Kernels.ConvolutionGemm(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N,
-                    w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), p.Mg, k, b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
+                    filters[gi], b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
                     y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false);
             b = null; // added by the GEMM
         }
@@ -129,6 +130,62 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         }
         saved = null;
         return [y];
+    }
+
+    // Packed filters of constant weights, made once per weight tensor and direction (see Filters).
+    private static readonly ConditionalWeakTable<Tensor, PackedFilters[]?[]> PackedCache = new();
+
+    /// <summary>
+    /// W packed per group for the implicit GEMM: as is (forward), or transposed and flipped (the unit-stride input
+    /// gradient: filter c's row m, tap t is W[m, c, taps − 1 − t]). A model's weights are constants, so their packing is
+    /// kept with the weight tensor (freed with it) and reused by every later pass; computed weights are packed per call.
+    /// </summary>
+    private PackedFilters[] Filters(Tensor w, Plan p, bool flipped)
+    {
+        if (!w.IsConstant) return PackFilters(w, p, flipped);
+        var slots = PackedCache.GetValue(w, _ => new PackedFilters[]?[2]);
+        int slot = flipped ? 1 : 0;
+        var packed = Volatile.Read(ref slots[slot]);
+        // The group count is part of the layout (a weight shared by convolutions with different groups repacks), and a
+        // caller may still have written into the weights (finite differences do): the fingerprint catches that.
+        if (packed is null || packed.Length != group || !SameWeights(w, p, packed))
+        {
+            packed = PackFilters(w, p, flipped);
+            Volatile.Write(ref slots[slot], packed);
+        }
+        return packed;
+    }
+
+    private static bool SameWeights(Tensor w, Plan p, PackedFilters[] packed)
+    {
+        int k = p.Cg * p.KH * p.KW;
+        for (int gi = 0; gi < packed.Length; gi++)
+            if (packed[gi].Source is not { } source || !source.Equals(WeightFingerprint.Of(w.Data.AsSpan(gi * p.Mg * k, p.Mg * k))))
+                return false;
+        return true;
+    }
+
+    private PackedFilters[] PackFilters(Tensor w, Plan p, bool flipped)
+    {
+        int taps = p.KH * p.KW, k = p.Cg * taps;
+        var result = new PackedFilters[group];
+        for (int gi = 0; gi < group; gi++)
+        {
+            var wg = w.Data.AsSpan(gi * p.Mg * k, p.Mg * k);
+            var source = w.IsConstant ? WeightFingerprint.Of(wg) : null;
+            if (!flipped)
+            {
+                result[gi] = Kernels.Kernels.PackFilters(wg, p.Mg, k, k, source);
+                continue;
+            }
+            var transposed = new float[p.Cg * p.Mg * taps];
+            for (int ci = 0; ci < p.Cg; ci++)
+            for (int mi = 0; mi < p.Mg; mi++)
+            for (int t = 0; t < taps; t++)
+                transposed[(ci * p.Mg + mi) * taps + t] = wg[(mi * p.Cg + ci) * taps + taps - 1 - t];
+            result[gi] = Kernels.Kernels.PackFilters(transposed, p.Cg, p.Mg * taps, p.Mg * taps, source);
+        }
+        return result;
     }
 
     /// <summary>
@@ -197,22 +254,10 @@ public sealed class Conv(WindowAttributes window, int group) : Op
             var transposed = new ConvGeometry(p.Mg, p.G.OutHeight, p.G.OutWidth, p.KH, p.KW, 1, 1,
                 p.G.DilationH * (p.KH - 1) - p.G.PadTop, p.G.DilationW * (p.KW - 1) - p.G.PadLeft,
                 p.G.DilationH, p.G.DilationW, p.H, p.W);
-            var flipped = ArrayPool<float>.Shared.Rent(p.Cg * p.Mg * taps);
-            try
-            {
-                for (int gi = 0; gi < group; gi++)
-                {
-                    var wg = w.Data.AsSpan(gi * p.Mg * k, p.Mg * k);
-                    for (int ci = 0; ci < p.Cg; ci++)
-                    for (int mi = 0; mi < p.Mg; mi++)
-                    for (int t = 0; t < taps; t++)
-                        flipped[(ci * p.Mg + mi) * taps + t] = wg[(mi * p.Cg + ci) * taps + taps - 1 - t];
-                    Kernels.Kernels.ConvolutionGemm(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
-                        flipped.AsSpan(0, p.Cg * p.Mg * taps), p.Cg, p.Mg * taps, default,
-                        dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
-                }
-            }
-            finally { ArrayPool<float>.Shared.Return(flipped); }
+            var filters = Filters(w, p, flipped: true);
+            for (int gi = 0; gi < group; gi++)
+                Kernels.Kernels.ConvolutionGemm(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
+                    filters[gi], default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
         }
         else if (c.Wants(0) && ImagesPerGemm(p) > 1)
         {
