@@ -144,6 +144,45 @@ public static partial class Kernels
         for (int i = 0; i < x.Length; i++) dx[i] += x[i] > lo && x[i] < hi ? dy[i] : 0f;
     }
 
+    /// <summary>
+    /// dx[i] = 0 + (lo &lt; x[i] &lt; hi ? dy[i] : 0): <see cref="ClipBackward"/> into a zeroed dx, without reading dx
+    /// (the "+ 0" turns −0 into +0, as adding into zeros does, so both give the same bits).
+    /// </summary>
+    public static unsafe void ClipBackwardAssign(ReadOnlySpan<float> x, float lo, float hi, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        if (x.Length != dx.Length || dy.Length != dx.Length) throw new ArgumentException("x, dy and dx differ in length.");
+        int n = x.Length, i = 0;
+        fixed (float* px = x, pdy = dy, pdx = dx)
+        {
+            if (Use512)
+            {
+                Vector512<float> vl = Vector512.Create(lo), vh = Vector512.Create(hi);
+                for (; i + 16 <= n; i += 16)
+                {
+                    var v = Vector512.Load(px + i);
+                    var inside = Vector512.GreaterThan(v, vl) & Vector512.LessThan(v, vh);
+                    (Vector512<float>.Zero + (Vector512.Load(pdy + i) & inside)).Store(pdx + i);
+                }
+            }
+            if (Use256)
+            {
+                Vector256<float> vl = Vector256.Create(lo), vh = Vector256.Create(hi);
+                for (; i + 8 <= n; i += 8)
+                {
+                    var v = Vector256.Load(px + i);
+                    var inside = Vector256.GreaterThan(v, vl) & Vector256.LessThan(v, vh);
+                    (Vector256<float>.Zero + (Vector256.Load(pdy + i) & inside)).Store(pdx + i);
+                }
+            }
+            for (; i < n; i++) pdx[i] = 0f + (px[i] > lo && px[i] < hi ? pdy[i] : 0f);
+        }
+    }
+
+    public static void ClipBackwardAssignReference(ReadOnlySpan<float> x, float lo, float hi, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < x.Length; i++) dx[i] = 0f + (x[i] > lo && x[i] < hi ? dy[i] : 0f);
+    }
+
     /// <summary>dx[i] += x[i] &gt; 0 ? dy[i] : 0 (ReLU's backward; the subgradient at 0 is 0).</summary>
     public static unsafe void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
@@ -174,5 +213,40 @@ public static partial class Kernels
     public static void ReluBackwardReference(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
         for (int i = 0; i < x.Length; i++) dx[i] += x[i] > 0f ? dy[i] : 0f;
+    }
+
+    /// <summary>
+    /// dx[i] = 0 + (x[i] &gt; 0 ? dy[i] : 0): <see cref="ReluBackward"/> into a zeroed dx, without reading dx
+    /// (the "+ 0" turns −0 into +0, as adding into zeros does, so both give the same bits).
+    /// </summary>
+    public static unsafe void ReluBackwardAssign(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        if (x.Length != dx.Length || dy.Length != dx.Length) throw new ArgumentException("x, dy and dx differ in length.");
+        int n = x.Length, i = 0;
+        fixed (float* px = x, pdy = dy, pdx = dx)
+        {
+            if (Use512)
+            {
+                for (; i + 16 <= n; i += 16)
+                {
+                    var mask = Vector512.GreaterThan(Vector512.Load(px + i), Vector512<float>.Zero);
+                    (Vector512<float>.Zero + (Vector512.Load(pdy + i) & mask)).Store(pdx + i);
+                }
+            }
+            if (Use256)
+            {
+                for (; i + 8 <= n; i += 8)
+                {
+                    var mask = Vector256.GreaterThan(Vector256.Load(px + i), Vector256<float>.Zero);
+                    (Vector256<float>.Zero + (Vector256.Load(pdy + i) & mask)).Store(pdx + i);
+                }
+            }
+            for (; i < n; i++) pdx[i] = 0f + (px[i] > 0f ? pdy[i] : 0f);
+        }
+    }
+
+    public static void ReluBackwardAssignReference(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < x.Length; i++) dx[i] = 0f + (x[i] > 0f ? dy[i] : 0f);
     }
 }

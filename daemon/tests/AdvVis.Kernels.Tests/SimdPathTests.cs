@@ -93,6 +93,28 @@ public class SimdPathTests
         }
     });
 
+    [Theory, MemberData(nameof(Paths))]
+    public void AssigningClipAndReluBackwardMatchReferenceAndAddingIntoZeros(int path) => OnPath(path, () =>
+    {
+        for (int n = 0; n <= 256; n++)
+        {
+            // dx starts as garbage (the assigning kernels never read it); dy holds −0 among its special values.
+            var x = Values(n, n); var dy = Values(n, n + 1); var garbage = Values(n, n + 2);
+            var expected = (float[])garbage.Clone(); var actual = (float[])garbage.Clone(); var zeros = new float[n];
+            Kernels.ClipBackwardAssignReference(x, 0f, 6f, dy, expected);
+            Kernels.ClipBackwardAssign(x, 0f, 6f, dy, actual);
+            Kernels.ClipBackwardReference(x, 0f, 6f, dy, zeros);
+            Same(expected, actual, $"ClipBackwardAssign n={n} path={path}");
+            Same(zeros, actual, $"ClipBackwardAssign vs ClipBackward into zeros n={n} path={path}");
+            expected = (float[])garbage.Clone(); actual = (float[])garbage.Clone(); zeros = new float[n];
+            Kernels.ReluBackwardAssignReference(x, dy, expected);
+            Kernels.ReluBackwardAssign(x, dy, actual);
+            Kernels.ReluBackwardReference(x, dy, zeros);
+            Same(expected, actual, $"ReluBackwardAssign n={n} path={path}");
+            Same(zeros, actual, $"ReluBackwardAssign vs ReluBackward into zeros n={n} path={path}");
+        }
+    });
+
     public static TheoryData<int, int, int, int, int, int> DepthwiseShapes() => new()
     {
         // kernel, stride, pad, dilation, height, width
