@@ -82,7 +82,8 @@ internal static class BenchCommand
 
     /// <summary>
     /// `advvis bench --conv N,C,S,M,K,STRIDE,PAD [--threads T]`: GFLOP/s of the engine's convolution of N images of C
-    /// channels S x S by M filters K x K, and of a plain GEMM of the same M x (N·P) x (C·K·K) size for comparison.
+    /// channels S x S by M filters K x K (implicit GEMM, and the direct kernel for few output channels), and of a plain
+    /// GEMM of the same M x (N·P) x (C·K·K) size for comparison.
     /// </summary>
     private static int Convolution(ParsedArgs args, string spec)
     {
@@ -106,11 +107,17 @@ internal static class BenchCommand
         var conv = Measure(() => Kernels.Kernels.ConvolutionGemm(x, c * size * size, g, n, w, m, depth, default, y, m * plane, false), repeats);
         var gemm = Measure(() => Kernels.Kernels.Gemm(false, false, m, n * plane, depth, 1f, w, depth, cols, n * plane, 0f, product, n * plane), repeats);
         double convGflops = flop / conv[conv.Count / 2] / 1e9, gemmGflops = flop / gemm[gemm.Count / 2] / 1e9;
+        double? directGflops = null;
+        if (Kernels.Kernels.SupportsDirectConvolution(g))
+        {
+            var direct = Measure(() => Kernels.Kernels.DirectConvolution(x, c * size * size, g, n, w, m, default, y, m * plane, false), repeats);
+            directGflops = flop / direct[direct.Count / 2] / 1e9;
+        }
         if (args.Has("--json"))
-            CliApp.WriteJson(new JsonObject { ["conv"] = spec, ["threads"] = threads, ["convGflops"] = convGflops, ["gemmGflops"] = gemmGflops });
+            CliApp.WriteJson(new JsonObject { ["conv"] = spec, ["threads"] = threads, ["convGflops"] = convGflops, ["directGflops"] = directGflops, ["gemmGflops"] = gemmGflops });
         else
             Console.WriteLine($"conv {n}x{c}x{size}x{size} * {m}x{c}x{k}x{k} stride {stride} pad {pad}  threads {threads}  " +
-                              $"{convGflops:F1} GFLOP/s  (GEMM {m}x{n * plane}x{depth}: {gemmGflops:F1})");
+                              $"{convGflops:F1} GFLOP/s  (direct: {(directGflops is { } d ? d.ToString("F1") : "n/a")}; GEMM {m}x{n * plane}x{depth}: {gemmGflops:F1})");
         return 0;
     }
 

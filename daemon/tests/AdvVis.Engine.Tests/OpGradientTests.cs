@@ -84,6 +84,10 @@ public class OpGradientTests
         GradCheck.Op(new Conv(Window([2, 3], [1, 1], [0, 1, 1, 2], [2, 1]), 1), [R(2, 3, 7, 6), R(4, 3, 2, 3), R(4)], [0, 1, 2]);
         GradCheck.Op(new Conv(Window([3, 3], [1, 1], [3, 0, 2, 1]), 2), [R(1, 4, 5, 6), R(6, 2, 3, 3)], [0, 1]);
         GradCheck.Op(new Conv(Window([1, 1], [1, 1], [1, 1, 0, 0]), 1), [R(2, 3, 4, 3), R(5, 3, 1, 1)], [0, 1]);
+        // Rows of 12+ columns and few channels both ways: the direct kernel, forward and for the input gradient,
+        // including a partial group of four filters and a vertical stride.
+        GradCheck.Op(new Conv(Window([3, 3], [1, 1], [1, 1, 1, 1]), 1), [R(1, 2, 4, 13), R(3, 2, 3, 3), R(3)], [0, 1, 2]);
+        GradCheck.Op(new Conv(Window([3, 3], [2, 1], [1, 1, 1, 1]), 1), [R(1, 2, 5, 17), R(5, 2, 3, 3)], [0, 1]);
     }
 
     [Fact]

@@ -37,7 +37,16 @@ public class ConvolutionGemmTests
     private static void Check(int images, int c, int h, int wd, int m, int kh, int kw, int stride, int pad, int dilation,
         bool withBias, bool accumulate, int seed = 7)
     {
-        var g = Geometry(c, h, wd, kh, kw, stride, pad, dilation);
+        Check(images, c, h, wd, m, kh, kw, stride, stride, pad, dilation, withBias, accumulate, direct: false, seed);
+        if (stride == 1) Check(images, c, h, wd, m, kh, kw, stride, stride, pad, dilation, withBias, accumulate, direct: true, seed);
+    }
+
+    private static void Check(int images, int c, int h, int wd, int m, int kh, int kw, int strideH, int strideW, int pad, int dilation,
+        bool withBias, bool accumulate, bool direct, int seed)
+    {
+        int stride = strideH;
+        var g = Geometry(c, h, wd, kh, kw, stride, pad, dilation) with { StrideW = strideW };
+        g = g with { OutWidth = (wd + 2 * pad - ((kw - 1) * dilation + 1)) / strideW + 1 };
         int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
         // Strides larger than the data they hold: other channels of a grouped layout sit in between.
         int xStride = c * h * wd + 5, yStride = m * plane + 3;
@@ -47,10 +56,11 @@ public class ConvolutionGemmTests
         var y0 = Random(images * yStride, seed + 3);
         var expected = Reference(x, xStride, g, images, w, m, bias, y0, yStride, accumulate);
         var actual = (float[])y0.Clone();
-        Kernels.ConvolutionGemm(x, xStride, g, images, w, m, k, bias, actual, yStride, accumulate);
+        if (direct) Kernels.DirectConvolution(x, xStride, g, images, w, m, bias, actual, yStride, accumulate);
+        else Kernels.ConvolutionGemm(x, xStride, g, images, w, m, k, bias, actual, yStride, accumulate);
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * (k + 1),
-                $"images={images} c={c} {h}x{wd} m={m} k={kh}x{kw} s={stride} p={pad} d={dilation}: y[{i}] {actual[i]} vs {expected[i]}");
+                $"direct={direct} images={images} c={c} {h}x{wd} m={m} k={kh}x{kw} s={stride} p={pad} d={dilation}: y[{i}] {actual[i]} vs {expected[i]}");
     }
 
     public static TheoryData<int, int, int, int, int, int, int> Geometries()
@@ -87,6 +97,14 @@ public class ConvolutionGemmTests
         Check(2, 3, 9, 13, 5, 3, 2, 1, 2, 2, withBias: true, accumulate: false);
         Check(2, 2, 5, 5, 3, 3, 3, 1, 4, 1, withBias: true, accumulate: true); // padding wider than the kernel reach
         Check(3, 2, 12, 1, 4, 3, 1, 1, 1, 1, withBias: false, accumulate: false); // a column image
+    }
+
+    [Fact]
+    public void DirectConvolutionWithVerticalStride()
+    {
+        Check(3, 4, 11, 9, 5, 3, 3, 2, 1, 1, 1, withBias: true, accumulate: false, direct: true, seed: 9);
+        Check(2, 3, 10, 20, 6, 5, 3, 3, 1, 2, 1, withBias: false, accumulate: true, direct: true, seed: 10);
+        Assert.False(Kernels.SupportsDirectConvolution(Geometry(2, 8, 8, 3, 3, 2, 1, 1)));
     }
 
     [Fact]

@@ -111,12 +111,20 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         }
         else
         {
-            // Implicit GEMM over the whole batch, group by group: Y[n, group] = W[group] · im2col(X[n, group]) + B.
-            var filters = Filters(w, p, flipped: false);
+            // Implicit GEMM over the whole batch, group by group: Y[n, group] = W[group] · im2col(X[n, group]) + B
+            // (or the direct kernel when there are few output channels).
+            int k = p.Cg * p.KH * p.KW;
+            bool direct = UseDirect(p.G, p.Mg);
+            var filters = direct ? null : Filters(w, p, flipped: false);
             for (int gi = 0; gi < group; gi++)
-                Kernels.Kernels.ConvolutionGemm(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N,
-                    filters[gi], b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
-                    y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false);
+                if (direct)
+                    Kernels.Kernels.DirectConvolution(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N,
+                        w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), p.Mg, b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
+                        y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false);
+                else
+                    Kernels.Kernels.ConvolutionGemm(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N,
+                        filters![gi], b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
+                        y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false);
             b = null; // added by the GEMM
         }
         if (b is not null)
@@ -165,6 +173,27 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         return true;
     }
 
+    /// <summary>
+    /// The direct kernel beats the implicit GEMM when few output channels share each gathered input value, as long as
+    /// output rows fill most of a pair of 8-wide vectors (measured with `advvis bench --conv`).
+    /// </summary>
+    private static bool UseDirect(in ConvGeometry g, int outputChannels) =>
+        outputChannels <= 16 && g.OutWidth >= 12 && Kernels.Kernels.SupportsDirectConvolution(g)
+        && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
+
+    /// <summary>Group gi's filters transposed and flipped (filter c's row m, tap t is W[m, c, taps − 1 − t]), unpacked.</summary>
+    private static float[] FlippedFilters(Tensor w, Plan p, int gi)
+    {
+        int taps = p.KH * p.KW, k = p.Cg * taps;
+        var wg = w.Data.AsSpan(gi * p.Mg * k, p.Mg * k);
+        var transposed = new float[p.Cg * p.Mg * taps];
+        for (int ci = 0; ci < p.Cg; ci++)
+        for (int mi = 0; mi < p.Mg; mi++)
+        for (int t = 0; t < taps; t++)
+            transposed[(ci * p.Mg + mi) * taps + t] = wg[(mi * p.Cg + ci) * taps + taps - 1 - t];
+        return transposed;
+    }
+
     private PackedFilters[] PackFilters(Tensor w, Plan p, bool flipped)
     {
         int taps = p.KH * p.KW, k = p.Cg * taps;
@@ -178,12 +207,7 @@ public sealed class Conv(WindowAttributes window, int group) : Op
                 result[gi] = Kernels.Kernels.PackFilters(wg, p.Mg, k, k, source);
                 continue;
             }
-            var transposed = new float[p.Cg * p.Mg * taps];
-            for (int ci = 0; ci < p.Cg; ci++)
-            for (int mi = 0; mi < p.Mg; mi++)
-            for (int t = 0; t < taps; t++)
-                transposed[(ci * p.Mg + mi) * taps + t] = wg[(mi * p.Cg + ci) * taps + taps - 1 - t];
-            result[gi] = Kernels.Kernels.PackFilters(transposed, p.Cg, p.Mg * taps, p.Mg * taps, source);
+            result[gi] = Kernels.Kernels.PackFilters(FlippedFilters(w, p, gi), p.Cg, p.Mg * taps, p.Mg * taps, source);
         }
         return result;
     }
@@ -254,10 +278,15 @@ public sealed class Conv(WindowAttributes window, int group) : Op
             var transposed = new ConvGeometry(p.Mg, p.G.OutHeight, p.G.OutWidth, p.KH, p.KW, 1, 1,
                 p.G.DilationH * (p.KH - 1) - p.G.PadTop, p.G.DilationW * (p.KW - 1) - p.G.PadLeft,
                 p.G.DilationH, p.G.DilationW, p.H, p.W);
-            var filters = Filters(w, p, flipped: true);
+            bool direct = UseDirect(transposed, p.Cg);
+            var filters = direct ? null : Filters(w, p, flipped: true);
             for (int gi = 0; gi < group; gi++)
-                Kernels.Kernels.ConvolutionGemm(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
-                    filters[gi], default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
+                if (direct)
+                    Kernels.Kernels.DirectConvolution(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
+                        FlippedFilters(w, p, gi), p.Cg, default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
+                else
+                    Kernels.Kernels.ConvolutionGemm(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
+                        filters![gi], default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
         }
         else if (c.Wants(0) && ImagesPerGemm(p) > 1)
         {
