@@ -6,6 +6,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace AdvVis.Kernels;
 
@@ -224,10 +225,25 @@ public static partial class Kernels
         {
             float* row = panel + kk * NR, src = x + (nint)c * channelPlane;
             int* table = offsets + t * NR;
-            for (int j = 0; j < NR; j++)
+            if (Avx2.IsSupported)
             {
-                int at = table[j];
-                row[j] = at >= 0 ? src[at] : 0f;
+                // Hardware gathers; lanes whose offset is −1 (padding) are masked off: not read, left zero.
+                for (int j = 0; j < NR; j += 8)
+                {
+                    var at = Avx.LoadVector256(table + j);
+                    var inside = Avx2.CompareGreaterThan(at, Vector256.Create(-1)).AsSingle();
+                    Avx.Store(row + j, Avx2.GatherMaskVector256(Vector256<float>.Zero, src, at, inside, 4));
+                }
+            }
+            else
+            {
+                for (int j = 0; j < NR; j++)
+                {
+                    // Branch-free: padding reads the plane's first value and masks it to +0.
+                    int at = table[j];
+                    int keep = ~(at >> 31);
+                    row[j] = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(src[at & keep]) & keep);
+                }
             }
             if (++t == taps) { t = 0; c++; }
         }
