@@ -40,11 +40,22 @@ public sealed class Tensor
         Longs = longs;
     }
 
-    public static Tensor Zeros(params int[] shape) => new(shape, new float[ShapeMath.Count(shape)]);
+    /// <summary>A zero-filled float tensor (inside a forward pass, possibly a recycled array, cleared).</summary>
+    public static Tensor Zeros(params int[] shape)
+    {
+        int count = ShapeMath.Count(shape);
+        return new(shape, BufferScope.Current is { } scope ? scope.Rent(count, clear: true) : new float[count]);
+    }
 
-    /// <summary>An uninitialised float tensor: callers must write every element.</summary>
-    public static Tensor Uninitialized(int[] shape) =>
-        new(shape, GC.AllocateUninitializedArray<float>(ShapeMath.Count(shape)));
+    /// <summary>
+    /// An uninitialised float tensor: callers must write every element. Inside a forward pass the array may be a
+    /// recycled one holding another tensor's old values, so an element left unwritten is a wrong result, not a zero.
+    /// </summary>
+    public static Tensor Uninitialized(int[] shape)
+    {
+        int count = ShapeMath.Count(shape);
+        return new(shape, BufferScope.Current is { } scope ? scope.Rent(count, clear: false) : GC.AllocateUninitializedArray<float>(count));
+    }
 
     public static Tensor Scalar(float value) => new([], [value]);
     public static Tensor FromLongs(params long[] values) => new([values.Length], values);

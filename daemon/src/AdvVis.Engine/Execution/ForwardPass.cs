@@ -14,19 +14,44 @@ public sealed class ForwardPass
     private readonly Dictionary<int, Intervention> _interventions;
     private readonly bool _recorded;
     private readonly int _lastNodeRun;
+    // Outputs and captures: never recycled. Values a caller read through the indexer join them.
+    private readonly bool[] _keep;
+    private readonly bool[] _handedOut;
+    // The pass's own arrays (rented while it ran and backing one of its node outputs); null when pooling is off.
+    private readonly BufferScope? _scope;
+    private readonly object _sync = new();
+    private bool _released;
 
     public Model Model => _model;
 
     private ForwardPass(Model model, Tensor?[] values, Tensor[]?[] rawOutputs, object?[] saved,
-        Dictionary<int, Intervention> interventions, bool recorded, int lastNodeRun)
+        Dictionary<int, Intervention> interventions, bool recorded, int lastNodeRun, bool[] keep, BufferScope? scope)
     {
         _model = model; _values = values; _rawOutputs = rawOutputs; _saved = saved;
         _interventions = interventions; _recorded = recorded; _lastNodeRun = lastNodeRun;
+        _keep = keep; _handedOut = new bool[values.Length]; _scope = scope;
     }
 
     /// <summary>A graph output, or any captured (or, when recorded, any computed) tensor by name.</summary>
-    public Tensor this[string name] => _values[_model.ValueId(name)]
-        ?? throw new EngineException($"Tensor '{name}' was not kept by this pass; list it in RunOptions.Capture.");
+    public Tensor this[string name]
+    {
+        get
+        {
+            int id = _model.ValueId(name);
+            lock (_sync)
+            {
+                if (_values[id] is { } t)
+                {
+                    // The caller holds it now: Release must leave its storage alone.
+                    _handedOut[id] = true;
+                    return t;
+                }
+            }
+            throw new EngineException(_released
+                ? $"Tensor '{name}' was released with this pass; read it (or list it in RunOptions.Capture) before calling Release."
+                : $"Tensor '{name}' was not kept by this pass; list it in RunOptions.Capture.");
+        }
+    }
 
     public Tensor Output => this[_model.OutputNames[0]];
 
@@ -45,6 +70,11 @@ public sealed class ForwardPass
             interventions[id] = iv;
         }
 
+        // Ops allocate their outputs through Tensor.Uninitialized/Zeros on this thread: while the pass runs those come
+        // from the model's pool, and the scope remembers which arrays became this pass's own.
+        var scope = model.Buffers.Enabled ? new BufferScope(model.Buffers) : null;
+        using var ambient = BufferScope.Enter(scope);
+
         foreach (var input in model.Inputs)
         {
             if (!feeds.TryGetValue(input.Name, out var t))
@@ -52,6 +82,7 @@ public sealed class ForwardPass
             Validate(input, t, options.RejectNonFiniteInputs);
             values[input.ValueId] = interventions.TryGetValue(input.ValueId, out var iv) ? Apply(iv, t) : t;
         }
+        scope?.Adopt(model.Inputs.Select(i => values[i.ValueId]));
         foreach (var name in feeds.Keys)
             if (model.Inputs.All(i => i.Name != name))
                 throw new EngineException($"'{name}' is not an input of the model. Inputs: {string.Join(", ", model.Inputs.Select(i => i.Name))}.");
@@ -93,14 +124,72 @@ public sealed class ForwardPass
                 if (id < 0) continue;
                 values[id] = interventions.TryGetValue(id, out var iv) ? Apply(iv, outputs[k]) : outputs[k];
             }
+            if (scope is not null)
+            {
+                // What this node allocated and now holds as an output is the pass's own; raw outputs replaced by an
+                // intervention count only when recorded (otherwise they are garbage and must not be kept alive).
+                var produced = node.Outputs.Where(id => id >= 0).Select(id => values[id]);
+                scope.Adopt(options.RecordForBackward ? produced.Concat(outputs) : produced);
+            }
             if (!options.RecordForBackward)
             {
-                // Free what no later node reads, so a forward-only pass holds about one layer at a time.
+                // Free what no later node reads, so a forward-only pass holds about one layer at a time. Its storage goes
+                // back to the pool only when this pass allocated it and no live value shares it (views such as
+                // Reshape/Flatten/Identity hand on their input's array).
                 foreach (var id in node.Inputs)
-                    if (id >= 0 && --readersLeft[id] == 0 && !keep[id] && model.Constants[id] is null) values[id] = null;
+                {
+                    if (id < 0 || --readersLeft[id] != 0 || keep[id] || model.Constants[id] is not null) continue;
+                    var dropped = values[id];
+                    values[id] = null;
+                    if (scope is not null && dropped is { IsInteger: false } && scope.Owns(dropped.Data) && !SharesStorage(values, dropped.Data))
+                        scope.Recycle(dropped.Data);
+                }
             }
         }
-        return new ForwardPass(model, values, rawOutputs, saved, interventions, options.RecordForBackward, stopAt);
+        return new ForwardPass(model, values, rawOutputs, saved, interventions, options.RecordForBackward, stopAt, keep, scope);
+    }
+
+    private static bool SharesStorage(Tensor?[] values, float[] data)
+    {
+        foreach (var v in values)
+            if (v is not null && ReferenceEquals(v.Data, data)) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Gives the storage of this pass's intermediate tensors back to the model's pool, for later passes to reuse. Kept
+    /// are graph outputs, captures, every tensor a caller has read through the indexer (or <see cref="Output"/>), the
+    /// inputs and the constants, and anything sharing storage with them; gradients returned by <see cref="Backward"/>
+    /// are the caller's and never pooled. Afterwards the pass cannot run Backward and serves only the kept tensors.
+    /// Call it when done with a pass (e.g. after each attack step); not calling it is always safe, just slower.
+    /// </summary>
+    public void Release()
+    {
+        lock (_sync)
+        {
+            if (_released) return;
+            _released = true;
+            var stays = new bool[_values.Length];
+            var retained = new HashSet<float[]>(ReferenceEqualityComparer.Instance);
+            for (int id = 0; id < _values.Length; id++)
+            {
+                stays[id] = _keep[id] || _handedOut[id] || _model.Constants[id] is not null || _model.Producer[id] < 0;
+                if (stays[id] && _values[id] is { IsInteger: false } t) retained.Add(t.Data);
+            }
+            if (_scope is not null)
+            {
+                for (int id = 0; id < _values.Length; id++)
+                    if (!stays[id] && _values[id] is { IsInteger: false } t && !retained.Contains(t.Data)) _scope.Recycle(t.Data);
+                foreach (var outputs in _rawOutputs)
+                    if (outputs is not null)
+                        foreach (var t in outputs)
+                            if (t is { IsInteger: false } && !retained.Contains(t.Data)) _scope.Recycle(t.Data);
+            }
+            for (int id = 0; id < _values.Length; id++)
+                if (!stays[id]) _values[id] = null;
+            Array.Clear(_rawOutputs);
+            Array.Clear(_saved);
+        }
     }
 
     private static string Describe(ModelInput input) =>
@@ -157,7 +246,13 @@ public sealed class ForwardPass
         CancellationToken cancellation = default)
     {
         if (!_recorded) throw new EngineException("This forward pass was not recorded; run it with RunOptions.RecordForBackward = true.");
+        if (_released) throw new EngineException("This forward pass was released; run Backward before calling Release.");
         var model = _model;
+        var pool = model.Buffers;
+        // Gradient buffers come from the model's pool and go back to it once consumed: every one of them is this call's
+        // own (seeds are copied), and no backward rule keeps or hands on an output gradient.
+        Tensor NewGradient(int id, bool clear) => new(_values[id]!.Shape, pool.Rent(ShapeMath.Count(_values[id]!.Shape), clear));
+        void Recycle(Tensor g) { if (!g.IsInteger) pool.Return(g.Data); }
         var wrtIds = wrt.Select(model.ValueId).Distinct().ToArray();
         var wrtSet = wrtIds.ToHashSet();
 
@@ -178,7 +273,10 @@ public sealed class ForwardPass
             var value = _values[id] ?? throw new EngineException($"Cannot seed a gradient at '{name}': it was not computed.");
             if (!ShapeMath.SameShape(value.Shape, g.Shape))
                 throw new EngineException($"Gradient seed for '{name}' has shape {ShapeMath.Text(g.Shape)}, but the tensor is {ShapeMath.Text(value.Shape)}.");
-            grads[id] = g.Clone();
+            if (g.IsInteger) { grads[id] = g.Clone(); continue; }
+            var copy = NewGradient(id, clear: false);
+            g.Span.CopyTo(copy.Span);
+            grads[id] = copy;
         }
 
         for (int ni = _lastNodeRun; ni >= 0; ni--)
@@ -198,18 +296,29 @@ public sealed class ForwardPass
             }
             var inputs = node.Inputs.Select(i => i < 0 ? null : _values[i]).ToArray();
             var wants = node.Inputs.Select(i => i >= 0 && needs[i] && _values[i] is { IsInteger: false }).ToArray();
-            var context = new BackwardContext(inputs, _rawOutputs[ni]!, _saved[ni], outputGrads, wants, k =>
-            {
-                int id = node.Inputs[k];
-                return grads[id] ??= Tensor.Zeros(_values[id]!.Shape);
-            });
+            var context = new BackwardContext(inputs, _rawOutputs[ni]!, _saved[ni], outputGrads, wants,
+                k =>
+                {
+                    int id = node.Inputs[k];
+                    return grads[id] ??= NewGradient(id, clear: true);
+                },
+                !model.WriteFirstGradients ? null : (int k, out bool accumulate) =>
+                {
+                    int id = node.Inputs[k];
+                    accumulate = grads[id] is not null;
+                    return grads[id] ??= NewGradient(id, clear: false);
+                });
             long started = Profiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             node.Op.Backward(context);
             if (Profiler.Enabled) Profiler.Add(Profiler.Key(node, inputs) + " bwd", started);
             // Every reader of these outputs comes later in the graph and has been visited: their gradients are final
             // and consumed. Dropping them keeps backward's memory near one layer's worth instead of the whole graph's.
             foreach (var o in node.Outputs)
-                if (o >= 0 && !wrtSet.Contains(o)) grads[o] = null;
+                if (o >= 0 && !wrtSet.Contains(o) && grads[o] is { } consumed)
+                {
+                    grads[o] = null;
+                    Recycle(consumed);
+                }
         }
 
         var result = new Dictionary<string, Tensor>();
@@ -220,6 +329,10 @@ public sealed class ForwardPass
             if (_interventions.TryGetValue(id, out var iv)) g = Broadcasting.Apply(g, iv.Keep, BinaryKind.Mul, "Intervention");
             result[model.ValueNames[id]] = g;
         }
+        // What is left (seeds no node consumed, buffers an intervention replaced) goes back, except what the caller gets.
+        var handed = new HashSet<float[]>(result.Values.Select(t => t.Data), ReferenceEqualityComparer.Instance);
+        foreach (var g in grads)
+            if (g is not null && !handed.Contains(g.Data)) Recycle(g);
         return result;
     }
 

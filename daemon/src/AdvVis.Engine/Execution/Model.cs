@@ -32,6 +32,28 @@ public sealed class Model
     /// <summary>How many node inputs read each value; forward passes free a value after its last reader.</summary>
     internal int[] ReaderCount { get; }
 
+    /// <summary>Recycled activation and gradient arrays shared by this model's passes (thread-safe, bounded).</summary>
+    internal BufferPool Buffers { get; } = new(DefaultBufferPoolBytes);
+
+    /// <summary>The default bound of <see cref="BufferPoolBytes"/>: 256 MiB.</summary>
+    public const long DefaultBufferPoolBytes = 256L << 20;
+
+    /// <summary>
+    /// How many bytes of freed activation and gradient arrays this model keeps for its next operations and passes to
+    /// reuse (warm memory instead of fresh zeroed pages). 0 turns recycling off; results are the same bits either way.
+    /// </summary>
+    public long BufferPoolBytes
+    {
+        get => Buffers.CapacityBytes;
+        set => Buffers.CapacityBytes = value;
+    }
+
+    /// <summary>
+    /// Test hook: false makes backward rules see only zeroed, add-only gradient buffers (GradientForWrite answers
+    /// accumulate = true), the behaviour before the write-first API, so tests can compare the two bit for bit.
+    /// </summary>
+    internal bool WriteFirstGradients { get; set; } = true;
+
     public int ValueCount => ValueNames.Count;
     public long Opset => Source.DefaultOpset;
 

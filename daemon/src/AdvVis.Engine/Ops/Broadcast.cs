@@ -213,9 +213,25 @@ public sealed class Binary(BinaryKind kind) : Op
         for (int side = 0; side < 2; side++)
         {
             if (!c.Wants(side)) continue;
-            var target = c.GradientOf(side);
+            var shape = (side == 0 ? a : b).Shape;
+            if (ShapeMath.SameShape(shape, y.Shape) && (kind == BinaryKind.Add || (kind == BinaryKind.Sub && side == 0)))
+            {
+                PassThrough.Gradient(c, side, dy); // dx = dy (+= when not first)
+                continue;
+            }
+            if (ShapeMath.SameShape(shape, y.Shape) && kind == BinaryKind.Sub)
+            {
+                var target = c.GradientForWrite(side, out bool accumulate);
+                if (!accumulate)
+                {
+                    // db = dy · −1 (the multiply the general path does), + 0 as adding into zeros would.
+                    TensorPrimitives.Multiply(dy.Span, -1f, target.Span);
+                    TensorPrimitives.Add(target.Span, 0f, target.Span);
+                    continue;
+                }
+            }
             var local = LocalGradient(side, a, b, y, dy);
-            Broadcasting.AccumulateReduced(local.Span, y.Shape, target.Span, (side == 0 ? a : b).Shape);
+            Broadcasting.AccumulateReduced(local.Span, y.Shape, c.GradientOf(side).Span, shape);
         }
     }
 
@@ -276,7 +292,11 @@ public sealed class Sum : Op
     {
         var dy = c.OutputGradient();
         for (int i = 0; i < c.Inputs.Length; i++)
-            if (c.Wants(i)) Broadcasting.AccumulateReduced(dy.Span, dy.Shape, c.GradientOf(i).Span, c.Inputs[i]!.Shape);
+        {
+            if (!c.Wants(i)) continue;
+            if (ShapeMath.SameShape(c.Inputs[i]!.Shape, dy.Shape)) PassThrough.Gradient(c, i, dy);
+            else Broadcasting.AccumulateReduced(dy.Span, dy.Shape, c.GradientOf(i).Span, c.Inputs[i]!.Shape);
+        }
     }
 }
 

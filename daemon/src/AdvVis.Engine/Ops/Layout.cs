@@ -17,11 +17,7 @@ public abstract class ViewOp : Op
 
     public override void Backward(BackwardContext c)
     {
-        if (c.Wants(0) && c.OutputGradients[0] is { } dy)
-        {
-            var dx = c.GradientOf(0).Span;
-            TensorPrimitives.Add(dx, dy.Span, dx);
-        }
+        if (c.Wants(0) && c.OutputGradients[0] is { } dy) PassThrough.Gradient(c, 0, dy);
     }
 }
 

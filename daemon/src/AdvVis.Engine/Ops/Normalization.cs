@@ -38,14 +38,19 @@ public sealed class BatchNormalization(float epsilon) : Op
         var scale = ctx.Inputs[1]!.Data; var mean = ctx.Inputs[3]!.Data; var variance = ctx.Inputs[4]!.Data;
         int n = x.Shape[0], c = x.Rank > 1 ? x.Shape[1] : 1, plane = x.Length / Math.Max(n * c, 1);
         var dy = ctx.OutputGradient().Data;
+        // dx is asked for before dγ/dβ are done with: x ([N,C,...]) is never the same tensor as γ or β ([C]).
+        bool accumulate = true;
+        var dxAll = ctx.Wants(0) ? ctx.GradientForWrite(0, out accumulate).Data : null;
         for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++)
         {
             float inv = 1f / MathF.Sqrt(variance[ch] + epsilon);
             var g = dy.AsSpan((i * c + ch) * plane, plane);
-            if (ctx.Wants(0))
+            if (dxAll is not null)
             {
-                var dx = ctx.GradientOf(0).Data.AsSpan((i * c + ch) * plane, plane);
+                var dx = dxAll.AsSpan((i * c + ch) * plane, plane);
+                // First contributor: zero the plane just before adding into it (in cache), the same bits as before.
+                if (!accumulate) dx.Clear();
                 TensorPrimitives.MultiplyAdd(g, scale[ch] * inv, dx, dx);
             }
             if (ctx.Wants(1))

@@ -102,10 +102,12 @@ public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = f
     {
         if (!c.Wants(0)) return;
         var s = (Saved)c.Saved!;
-        var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
+        var dy = c.OutputGradient().Data; var dx = c.GradientForWrite(0, out bool accumulate).Data;
         // Planes are disjoint in dx, and within a plane the outputs add in order: deterministic for any thread count.
         Parallelism.For(s.Planes, (long)s.Planes * s.OutPlane * 4, plane =>
         {
+            // First contributor: zero the plane while it is about to be in cache, then scatter as usual.
+            if (!accumulate) dx.AsSpan(plane * s.InPlane, s.InPlane).Clear();
             for (int o = 0; o < s.OutPlane; o++)
             {
                 int i = plane * s.OutPlane + o;
@@ -252,12 +254,21 @@ public sealed class GlobalPool(bool isMax) : Op
         if (!c.Wants(0)) return;
         var x = c.Inputs[0]!;
         int planes = x.Shape[0] * x.Shape[1], plane = x.Length / Math.Max(planes, 1);
-        var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
+        var dy = c.OutputGradient().Data;
         var argMax = (int[]?)c.Saved;
-        for (int p = 0; p < planes; p++)
+        if (argMax is null)
         {
-            if (argMax is not null) dx[p * plane + argMax[p]] += dy[p];
-            else System.Numerics.Tensors.TensorPrimitives.Add(dx.AsSpan(p * plane, plane), dy[p] / plane, dx.AsSpan(p * plane, plane));
+            var dx = c.GradientForWrite(0, out bool accumulate).Data;
+            for (int p = 0; p < planes; p++)
+            {
+                var d = dx.AsSpan(p * plane, plane);
+                // First contributor: every element is 0 + dy/plane, the bits of adding into zeros.
+                if (accumulate) System.Numerics.Tensors.TensorPrimitives.Add(d, dy[p] / plane, d);
+                else d.Fill(0f + dy[p] / plane);
+            }
+            return;
         }
+        var dxMax = c.GradientOf(0).Data;
+        for (int p = 0; p < planes; p++) dxMax[p * plane + argMax[p]] += dy[p];
     }
 }

@@ -41,8 +41,13 @@ public sealed class Relu : UnaryOp
     public override void Backward(BackwardContext c)
     {
         if (!c.Wants(0)) return;
-        var x = c.Inputs[0]!.Data; var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
-        Kernels.Parallelism.ForRange(dx.Length, (s, n) => Kernels.Kernels.ReluBackward(x.AsSpan(s, n), dy.AsSpan(s, n), dx.AsSpan(s, n)));
+        var x = c.Inputs[0]!.Data; var dy = c.OutputGradient().Data;
+        var g = c.GradientForWrite(0, out bool accumulate);
+        var dx = g.Data;
+        if (accumulate)
+            Kernels.Parallelism.ForRange(g.Length, (s, n) => Kernels.Kernels.ReluBackward(x.AsSpan(s, n), dy.AsSpan(s, n), dx.AsSpan(s, n)));
+        else
+            Kernels.Parallelism.ForRange(g.Length, (s, n) => Kernels.Kernels.ReluBackwardAssign(x.AsSpan(s, n), dy.AsSpan(s, n), dx.AsSpan(s, n)));
     }
 
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
@@ -207,8 +212,13 @@ public sealed class Clip(float attributeMin, float attributeMax) : Op
     {
         if (!c.Wants(0)) return;
         var (lo, hi) = Bounds(c.Inputs);
-        var x = c.Inputs[0]!.Data; var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
-        Kernels.Parallelism.ForRange(dx.Length, (s, n) => Kernels.Kernels.ClipBackward(x.AsSpan(s, n), lo, hi, dy.AsSpan(s, n), dx.AsSpan(s, n)));
+        var x = c.Inputs[0]!.Data; var dy = c.OutputGradient().Data;
+        var g = c.GradientForWrite(0, out bool accumulate);
+        var dx = g.Data;
+        if (accumulate)
+            Kernels.Parallelism.ForRange(g.Length, (s, n) => Kernels.Kernels.ClipBackward(x.AsSpan(s, n), lo, hi, dy.AsSpan(s, n), dx.AsSpan(s, n)));
+        else
+            Kernels.Parallelism.ForRange(g.Length, (s, n) => Kernels.Kernels.ClipBackwardAssign(x.AsSpan(s, n), lo, hi, dy.AsSpan(s, n), dx.AsSpan(s, n)));
     }
 }
 
@@ -232,6 +242,18 @@ public sealed class Identity(bool isDropout = false) : Op
 
     public override void Backward(BackwardContext c)
     {
-        if (c.Wants(0) && c.OutputGradients[0] is { } dy) TensorPrimitives.Add(c.GradientOf(0).Span, dy.Span, c.GradientOf(0).Span);
+        if (c.Wants(0) && c.OutputGradients[0] is { } dy) PassThrough.Gradient(c, 0, dy);
+    }
+}
+
+/// <summary>dx += dy for ops whose output has the input's values in the same layout (Identity, views, float Cast).</summary>
+internal static class PassThrough
+{
+    public static void Gradient(BackwardContext c, int input, Tensor dy)
+    {
+        var dx = c.GradientForWrite(input, out bool accumulate).Span;
+        // First contributor: dx = dy + 0, the bits of adding dy into zeros (−0 becomes +0), without reading dx.
+        if (accumulate) TensorPrimitives.Add(dx, dy.Span, dx);
+        else TensorPrimitives.Add(dy.Span, 0f, dx);
     }
 }
