@@ -98,6 +98,44 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void MaxPoolRoutesToTheFirstMaximumOnTiesNaNAndSignedZeros()
+    {
+        // Backward finds each window's winner again from x and y; it must be the tap the forward pass chose, and
+        // forward must give the same values whether or not the Indices output is asked for.
+        float nan = float.NaN;
+        var x = new Tensor([1, 1, 2, 8], [1f, 3f, nan, 2f, -0f, 0f, 5f, 5f,
+                                          3f, 3f, 4f, nan, 0f, -0f, 5f, 5f]);
+        foreach (bool indices in new[] { false, true })
+        {
+            var op = new MaxPool(Window([2, 2], [2, 2]), wantsIndices: indices);
+            var outputs = op.Forward([x], out var saved);
+            var y = outputs[0].AsFloats();
+            Assert.Equal(3f, y[0]);
+            Assert.True(float.IsNaN(y[1]));                       // a NaN first tap stays the maximum
+            Assert.Equal(float.NegativeZero, y[2]);               // −0 first, +0 not strictly greater
+            Assert.Equal(5f, y[3]);
+            if (indices) Assert.Equal(new long[] { 1, 2, 4, 6 }, outputs[1].Longs!.Take(4));
+            Tensor? dx = null;
+            var dy = new Tensor([1, 1, 1, 4], [10f, 20f, 30f, 40f]);
+            op.Backward(new BackwardContext([x], outputs, saved, [dy, null], [true], _ => dx ??= Tensor.Zeros(x.Shape)));
+            Assert.Equal(new float[] { 0, 10, 20, 0, 30, 0, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, dx!.AsFloats());
+        }
+    }
+
+    [Fact]
+    public void MaxPoolVectorRowsMatchTheScalarScan()
+    {
+        // Rows of 16+ columns take the 8-wide path when the Indices output is not asked for; the scalar scan (which
+        // records positions) is its reference: values bit for bit, on coarse values full of ties, NaNs and signed zeros.
+        var rng = new Random(3);
+        float[] pool = [0f, -0f, 1f, -1f, 2f, float.NaN, float.NegativeInfinity];
+        var x = new Tensor([2, 3, 6, 41], Enumerable.Range(0, 2 * 3 * 6 * 41).Select(_ => pool[rng.Next(pool.Length)]).ToArray());
+        var fast = new MaxPool(Window([2, 2], [2, 2]), wantsIndices: false).Forward([x], out _)[0].AsFloats();
+        var scan = new MaxPool(Window([2, 2], [2, 2]), wantsIndices: true).Forward([x], out _)[0].AsFloats();
+        Assert.Equal(scan.Select(BitConverter.SingleToInt32Bits), fast.Select(BitConverter.SingleToInt32Bits));
+    }
+
+    [Fact]
     public void MaxPool()
     {
         GradCheck.Op(new MaxPool(Window([2, 2], [2, 2])), [S(2, 3, 6, 6)], [0]);

@@ -1,24 +1,131 @@
 // Pooling: MaxPool (ties go to the first maximum in scan order), AveragePool, GlobalAveragePool, GlobalMaxPool.
-// Backward: max routes dy to the saved argmax; average spreads dy evenly over the window it averaged.
+// Backward: max routes dy to each window's first maximum (found again from x and y); average spreads dy evenly over the window it averaged.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using AdvVis.Kernels;
 
 namespace AdvVis.Engine.Ops;
 
-public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = false) : Op
+public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = false, bool wantsIndices = true) : Op
 {
-    private sealed record Saved(int[] ArgMax, int Planes, int InPlane, int OutPlane);
+    private sealed record Saved(ConvGeometry Geometry, int Planes);
 
     public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
     {
         var x = RequireFloat(inputs, 0, "MaxPool");
         var (g, outShape) = PoolGeometry.Make(x, window, "MaxPool");
-        int planes = x.Shape[0] * x.Shape[1], inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        int planes = x.Shape[0] * x.Shape[1], outPlane = g.OutHeight * g.OutWidth;
         var y = Tensor.Uninitialized(outShape);
+        long work = (long)planes * outPlane * g.KernelH * g.KernelW;
+        saved = new Saved(g, planes);
+        if (!wantsIndices)
+        {
+            // The usual node: only the values. Backward finds each window's winner again (see WinnerOf).
+            Parallelism.For(planes, work, plane => MaxValues(x.Data, plane, g, y.Data));
+            return [y];
+        }
         var argMax = new int[planes * outPlane];
         var indices = new long[argMax.Length];
-        Parallelism.For(planes, (long)planes * outPlane * g.KernelH * g.KernelW, plane => MaxPlane(x.Data, plane, g, y.Data, argMax, indices));
-        saved = new Saved(argMax, planes, inPlane, outPlane);
+        Parallelism.For(planes, work, plane => MaxPlane(x.Data, plane, g, y.Data, argMax, indices));
         return [y, new Tensor(outShape, indices)];
+    }
+
+    /// <summary>
+    /// One plane's window maxima, no positions: the first tap seeds the maximum and a later tap replaces it only when
+    /// strictly greater (so a NaN first tap stays and a later NaN never wins), the rule MaxPlane applies too.
+    /// </summary>
+    private static unsafe void MaxValues(float[] xData, int plane, ConvGeometry g, float[] yData)
+    {
+        int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        fixed (float* px0 = xData, py0 = yData)
+        {
+            float* xs = px0 + (nint)plane * inPlane, ys = py0 + (nint)plane * outPlane;
+            bool plain2x2 = g.KernelH == 2 && g.KernelW == 2 && g.DilationH == 1 && g.DilationW == 1;
+            for (int oh = 0; oh < g.OutHeight; oh++)
+            {
+                int ih0 = oh * g.StrideH - g.PadTop;
+                bool rowsInside = ih0 >= 0 && ih0 + (g.KernelH - 1) * g.DilationH < g.Height;
+                float* yrow = ys + oh * g.OutWidth;
+                int ow = 0;
+                if (plain2x2 && rowsInside && g.StrideW == 2 && g.PadLeft == 0 && Avx2.IsSupported)
+                {
+                    // Eight outputs at a time: even and odd columns of both rows split out of 16 inputs each, then the
+                    // scalar rule (replace only when strictly greater, taps in scan order) as lane-wise selects.
+                    float* r0 = xs + ih0 * g.Width, r1 = r0 + g.Width;
+                    for (; ow + 8 <= g.OutWidth && 2 * ow + 16 <= g.Width; ow += 8)
+                    {
+                        var (e0, o0) = EvenOdd(r0 + 2 * ow);
+                        var (e1, o1) = EvenOdd(r1 + 2 * ow);
+                        var best = e0;
+                        best = Vector256.ConditionalSelect(Vector256.GreaterThan(o0, best), o0, best);
+                        best = Vector256.ConditionalSelect(Vector256.GreaterThan(e1, best), e1, best);
+                        best = Vector256.ConditionalSelect(Vector256.GreaterThan(o1, best), o1, best);
+                        best.Store(yrow + ow);
+                    }
+                }
+                for (; ow < g.OutWidth; ow++)
+                {
+                    int iw0 = ow * g.StrideW - g.PadLeft;
+                    if (plain2x2 && rowsInside && iw0 >= 0 && iw0 + 1 < g.Width)
+                    {
+                        float* w0 = xs + ih0 * g.Width + iw0;
+                        float best = w0[0], v = w0[1];
+                        best = v > best ? v : best; v = w0[g.Width];
+                        best = v > best ? v : best; v = w0[g.Width + 1];
+                        yrow[ow] = v > best ? v : best;
+                    }
+                    else
+                    {
+                        int winner = WinnerOf(xs, g, oh, ow, float.NaN, byValue: false);
+                        yrow[ow] = winner >= 0 ? xs[winner] : float.NegativeInfinity;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Splits 16 consecutive floats into their even- and odd-indexed halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (Vector256<float> Even, Vector256<float> Odd) EvenOdd(float* p)
+    {
+        var a = Avx.LoadVector256(p); var b = Avx.LoadVector256(p + 8);
+        // Within each 128-bit half: [a0 a2 b0 b2 | a4 a6 b4 b6]; then the middle quarters swap places.
+        var even = Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+        var odd = Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+        return (even, odd);
+    }
+
+    /// <summary>
+    /// The winning tap's position in the plane (−1 for a window wholly in the padding): the first maximum in scan order.
+    /// With <paramref name="byValue"/> it is found again from the window's known maximum: the first tap equal to it,
+    /// or, for a NaN maximum, the first tap (only a NaN first tap survives as the maximum), which is the same tap.
+    /// </summary>
+    private static unsafe int WinnerOf(float* xs, in ConvGeometry g, int oh, int ow, float maximum, bool byValue)
+    {
+        int ih0 = oh * g.StrideH - g.PadTop, iw0 = ow * g.StrideW - g.PadLeft;
+        bool nanMaximum = byValue && float.IsNaN(maximum);
+        float best = float.NegativeInfinity;
+        int bestIndex = -1;
+        for (int kh = 0; kh < g.KernelH; kh++)
+        {
+            int ih = ih0 + kh * g.DilationH;
+            if ((uint)ih >= (uint)g.Height) continue;
+            float* row = xs + ih * g.Width;
+            for (int kw = 0; kw < g.KernelW; kw++)
+            {
+                int iw = iw0 + kw * g.DilationW;
+                if ((uint)iw >= (uint)g.Width) continue;
+                float v = row[iw];
+                if (byValue)
+                {
+                    if (nanMaximum || v == maximum) return ih * g.Width + iw;
+                    continue;
+                }
+                if (bestIndex < 0 || v > best) { best = v; bestIndex = ih * g.Width + iw; }
+            }
+        }
+        return bestIndex;
     }
 
     /// <summary>
@@ -102,16 +209,28 @@ public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = f
     {
         if (!c.Wants(0)) return;
         var s = (Saved)c.Saved!;
+        var g = s.Geometry;
+        int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        var x = c.Inputs[0]!.Data; var y = c.Outputs[0].Data;
         var dy = c.OutputGradient().Data; var dx = c.GradientForWrite(0, out bool accumulate).Data;
         // Planes are disjoint in dx, and within a plane the outputs add in order: deterministic for any thread count.
-        Parallelism.For(s.Planes, (long)s.Planes * s.OutPlane * 4, plane =>
+        Parallelism.For(s.Planes, (long)s.Planes * outPlane * g.KernelH * g.KernelW, plane =>
         {
             // First contributor: zero the plane while it is about to be in cache, then scatter as usual.
-            if (!accumulate) dx.AsSpan(plane * s.InPlane, s.InPlane).Clear();
-            for (int o = 0; o < s.OutPlane; o++)
+            if (!accumulate) dx.AsSpan(plane * inPlane, inPlane).Clear();
+            unsafe
             {
-                int i = plane * s.OutPlane + o;
-                if (s.ArgMax[i] >= 0) dx[plane * s.InPlane + s.ArgMax[i]] += dy[i];
+                fixed (float* px = x)
+                {
+                    float* xs = px + (nint)plane * inPlane;
+                    for (int oh = 0; oh < g.OutHeight; oh++)
+                    for (int ow = 0; ow < g.OutWidth; ow++)
+                    {
+                        int o = plane * outPlane + oh * g.OutWidth + ow;
+                        int winner = WinnerOf(xs, g, oh, ow, y[o], byValue: true);
+                        if (winner >= 0) dx[plane * inPlane + winner] += dy[o];
+                    }
+                }
             }
         });
     }
