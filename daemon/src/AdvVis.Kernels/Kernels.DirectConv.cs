@@ -10,19 +10,19 @@ namespace AdvVis.Kernels;
 
 public static partial class Kernels
 {
-    /// <summary>Whether <see cref="DirectConvolution"/> handles this geometry (unit horizontal stride; its row table is on the stack).</summary>
-    public static bool SupportsDirectConvolution(in ConvGeometry g) => g.StrideW == 1 && (long)g.Channels * g.KernelH <= 4096;
+    /// <summary>Whether <see cref="DirectConvolution"/> handles this geometry (its row and tap tables are on the stack).</summary>
+    public static bool SupportsDirectConvolution(in ConvGeometry g) => (long)g.Channels * g.KernelH <= 4096 && g.KernelW <= 64;
 
     /// <summary>
     /// The contract of <see cref="ConvolutionGemm(ReadOnlySpan{float}, int, in ConvGeometry, int, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, Span{float}, int, bool)"/>
     /// with W's rows K = C·KH·KW apart: Y[n][m, p] = init[m] + Σ_k W[m, k] · cols_n[k, p], computed directly.
     /// Per element the taps add in the order channel, kernel row, kernel column, then init is added (deterministic,
-    /// images in parallel). Requires a unit horizontal stride (<see cref="SupportsDirectConvolution"/>).
+    /// images in parallel). Strided rows are read through their stride phases. See <see cref="SupportsDirectConvolution"/>.
     /// </summary>
     public static void DirectConvolution(ReadOnlySpan<float> x, int xImageStride, in ConvGeometry g, int images,
         ReadOnlySpan<float> w, int m, ReadOnlySpan<float> bias, Span<float> y, int yImageStride, bool accumulate)
     {
-        if (!SupportsDirectConvolution(g)) throw new ArgumentException("DirectConvolution needs a unit horizontal stride and at most 4096 channel rows.", nameof(g));
+        if (!SupportsDirectConvolution(g)) throw new ArgumentException("DirectConvolution takes at most 4096 channel rows (channels x kernel height) and kernels up to 64 wide.", nameof(g));
         int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
         if (m == 0 || plane == 0 || images == 0) return;
         if (!bias.IsEmpty && bias.Length < m) throw new ArgumentException("Bias shorter than the number of output rows.", nameof(bias));
@@ -49,9 +49,16 @@ public static partial class Kernels
         int ow = g.OutWidth, oh = g.OutHeight, plane = ow * oh, taps = g.KernelH * g.KernelW;
         // Output vectors go in pairs (the second may be past the row: computed, not stored).
         int vectors = (ow + V - 1) / V, pairs = (vectors + 1) / 2;
-        // Padded row: [PadLeft zeros][Width values][zeros], long enough for a vector pair at any tap of any column.
-        int padded = Math.Max(g.PadLeft + g.Width, pairs * 2 * V + (g.KernelW - 1) * g.DilationW);
+        // Each padded input row ([PadLeft zeros][Width values][zeros]) is stored split into its stride phases: phase r
+        // holds padded columns r, r + s, r + 2s, ... Output column j at tap kw reads padded column j·s + kw·d, which is
+        // phase (kw·d) mod s at index j + (kw·d) div s: consecutive output columns read consecutive phase entries.
+        int sw = g.StrideW;
+        int phaseLength = pairs * 2 * V + (g.KernelW - 1) * g.DilationW / sw + 1;
+        int padded = sw * phaseLength;
         var scratch = ArrayPool<float>.Shared.Rent(g.Channels * g.Height * padded + padded);
+        int* tapOffset = stackalloc int[g.KernelW];
+        for (int kw = 0; kw < g.KernelW; kw++)
+            tapOffset[kw] = kw * g.DilationW % sw * phaseLength + kw * g.DilationW / sw;
         try
         {
             fixed (float* s = scratch)
@@ -61,13 +68,26 @@ public static partial class Kernels
                 for (int c = 0; c < g.Channels; c++)
                 for (int ih = 0; ih < g.Height; ih++)
                 {
-                    // Column iw + PadLeft holds pixel iw; everything else is zero (a negative padding crops).
                     float* row = s + ((nint)c * g.Height + ih) * padded;
-                    new Span<float>(row, padded).Clear();
-                    int first = Math.Max(0, -g.PadLeft), last = Math.Min(g.Width, padded - g.PadLeft);
-                    if (last > first)
-                        new ReadOnlySpan<float>(x + ((nint)c * g.Height + ih) * g.Width + first, last - first)
-                            .CopyTo(new Span<float>(row + first + g.PadLeft, last - first));
+                    float* src = x + ((nint)c * g.Height + ih) * g.Width;
+                    if (sw == 1)
+                    {
+                        // Column iw + PadLeft holds pixel iw; everything else is zero (a negative padding crops).
+                        new Span<float>(row, padded).Clear();
+                        int first = Math.Max(0, -g.PadLeft), last = Math.Min(g.Width, padded - g.PadLeft);
+                        if (last > first)
+                            new ReadOnlySpan<float>(src + first, last - first).CopyTo(new Span<float>(row + first + g.PadLeft, last - first));
+                        continue;
+                    }
+                    for (int r = 0; r < sw; r++)
+                    {
+                        float* phase = row + r * phaseLength;
+                        for (int j = 0; j < phaseLength; j++)
+                        {
+                            int iw = j * sw + r - g.PadLeft;
+                            phase[j] = (uint)iw < (uint)g.Width ? src[iw] : 0f;
+                        }
+                    }
                 }
                 float** rows = stackalloc float*[g.Channels * g.KernelH];
                 float* tail = stackalloc float[V];
@@ -101,8 +121,8 @@ public static partial class Kernels
                                 float* src = rows[c * g.KernelH + kh] + col;
                                 for (int kw = 0; kw < g.KernelW; kw++, t++)
                                 {
-                                    var lo = Vector256.Load(src + kw * g.DilationW);
-                                    var hi = Vector256.Load(src + kw * g.DilationW + V);
+                                    var lo = Vector256.Load(src + tapOffset[kw]);
+                                    var hi = Vector256.Load(src + tapOffset[kw] + V);
                                     var w0 = Vector256.Create(f0[t]); a0 = Vector256.FusedMultiplyAdd(w0, lo, a0); b0 = Vector256.FusedMultiplyAdd(w0, hi, b0);
                                     var w1 = Vector256.Create(f1[t]); a1 = Vector256.FusedMultiplyAdd(w1, lo, a1); b1 = Vector256.FusedMultiplyAdd(w1, hi, b1);
                                     var w2 = Vector256.Create(f2[t]); a2 = Vector256.FusedMultiplyAdd(w2, lo, a2); b2 = Vector256.FusedMultiplyAdd(w2, hi, b2);

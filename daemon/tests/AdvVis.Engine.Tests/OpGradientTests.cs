@@ -88,6 +88,7 @@ public class OpGradientTests
         // including a partial group of four filters and a vertical stride.
         GradCheck.Op(new Conv(Window([3, 3], [1, 1], [1, 1, 1, 1]), 1), [R(1, 2, 4, 13), R(3, 2, 3, 3), R(3)], [0, 1, 2]);
         GradCheck.Op(new Conv(Window([3, 3], [2, 1], [1, 1, 1, 1]), 1), [R(1, 2, 5, 17), R(5, 2, 3, 3)], [0, 1]);
+        GradCheck.Op(new Conv(Window([3, 3], [2, 2], [1, 1, 1, 1]), 1), [R(1, 3, 6, 26), R(20, 3, 3, 3), R(20)], [0, 1, 2]); // an RGB stem
     }
 
     [Fact]

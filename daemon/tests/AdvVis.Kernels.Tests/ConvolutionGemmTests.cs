@@ -38,7 +38,7 @@ public class ConvolutionGemmTests
         bool withBias, bool accumulate, int seed = 7)
     {
         Check(images, c, h, wd, m, kh, kw, stride, stride, pad, dilation, withBias, accumulate, direct: false, seed);
-        if (stride == 1) Check(images, c, h, wd, m, kh, kw, stride, stride, pad, dilation, withBias, accumulate, direct: true, seed);
+        Check(images, c, h, wd, m, kh, kw, stride, stride, pad, dilation, withBias, accumulate, direct: true, seed);
     }
 
     private static void Check(int images, int c, int h, int wd, int m, int kh, int kw, int strideH, int strideW, int pad, int dilation,
@@ -100,11 +100,13 @@ public class ConvolutionGemmTests
     }
 
     [Fact]
-    public void DirectConvolutionWithVerticalStride()
+    public void DirectConvolutionWithStrides()
     {
         Check(3, 4, 11, 9, 5, 3, 3, 2, 1, 1, 1, withBias: true, accumulate: false, direct: true, seed: 9);
         Check(2, 3, 10, 20, 6, 5, 3, 3, 1, 2, 1, withBias: false, accumulate: true, direct: true, seed: 10);
-        Assert.False(Kernels.SupportsDirectConvolution(Geometry(2, 8, 8, 3, 3, 2, 1, 1)));
+        Check(2, 3, 40, 41, 7, 3, 3, 1, 2, 1, 1, withBias: true, accumulate: false, direct: true, seed: 11);  // strided rows
+        Check(2, 2, 30, 37, 5, 3, 3, 3, 3, 2, 2, withBias: true, accumulate: true, direct: true, seed: 12);   // stride 3, dilation 2
+        Assert.False(Kernels.SupportsDirectConvolution(Geometry(5000, 8, 8, 3, 3, 2, 1, 1)));
     }
 
     [Fact]
