@@ -23,10 +23,11 @@ public static partial class Kernels
     /// <see cref="DepthBlock"/> added in order.
     /// </summary>
     public static void ConvolutionGemm(ReadOnlySpan<float> x, int xImageStride, in ConvGeometry g, int images,
-        ReadOnlySpan<float> w, int m, int ldw, ReadOnlySpan<float> bias, Span<float> y, int yImageStride, bool accumulate)
+        ReadOnlySpan<float> w, int m, int ldw, ReadOnlySpan<float> bias, Span<float> y, int yImageStride, bool accumulate,
+        OutputClamp clamp = default)
     {
         if (m == 0 || g.OutHeight * g.OutWidth == 0 || images == 0) return;
-        ConvolutionGemm(x, xImageStride, g, images, PackFilters(w, m, ldw, g.ColumnRows), bias, y, yImageStride, accumulate);
+        ConvolutionGemm(x, xImageStride, g, images, PackFilters(w, m, ldw, g.ColumnRows), bias, y, yImageStride, accumulate, clamp);
     }
 
     /// <summary>
@@ -35,8 +36,10 @@ public static partial class Kernels
     /// passes over small planes packing costs as much as the product).
     /// </summary>
     public static void ConvolutionGemm(ReadOnlySpan<float> x, int xImageStride, in ConvGeometry g, int images,
-        PackedFilters filters, ReadOnlySpan<float> bias, Span<float> y, int yImageStride, bool accumulate)
+        PackedFilters filters, ReadOnlySpan<float> bias, Span<float> y, int yImageStride, bool accumulate,
+        OutputClamp clamp = default)
     {
+        if (accumulate && clamp.Active) throw new ArgumentException("A clamp applies to written outputs, not accumulated ones.", nameof(clamp));
         int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows, m = filters.Rows;
         if (filters.Depth != k)
             throw new ArgumentException($"Filters of depth {filters.Depth} do not fit a window of depth {k}.", nameof(filters));
@@ -50,7 +53,7 @@ public static partial class Kernels
         {
             fixed (float* px = x, pa = filters.Data, pb = bias, py = y)
             {
-                ConvolutionGemmCore(px, xImageStride, g, images, pa, m, bias.IsEmpty ? null : pb, py, yImageStride, accumulate);
+                ConvolutionGemmCore(px, xImageStride, g, images, pa, m, bias.IsEmpty ? null : pb, py, yImageStride, accumulate, clamp);
             }
         }
     }
@@ -95,7 +98,7 @@ public static partial class Kernels
     }
 
     private static unsafe void ConvolutionGemmCore(float* x, int xImageStride, ConvGeometry g, int images,
-        float* packed, int m, float* bias, float* y, int yImageStride, bool accumulate)
+        float* packed, int m, float* bias, float* y, int yImageStride, bool accumulate, OutputClamp clamp)
     {
         int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
         long columns = (long)images * plane;
@@ -118,10 +121,10 @@ public static partial class Kernels
             if (p0 >= p1 || t0 >= t1) return;
             if (shallow)
                 ShallowPanels((float*)px, xImageStride, g, images, (float*)pa, m, k, (float*)pb,
-                    (float*)py, yImageStride, accumulate, p0, p1, t0 * MR, Math.Min(m, t1 * MR));
+                    (float*)py, yImageStride, accumulate, clamp, p0, p1, t0 * MR, Math.Min(m, t1 * MR));
             else
                 ConvolutionPanels((float*)px, xImageStride, g, images, (float*)pa, mPadded, m, k, (float*)pb,
-                (float*)py, yImageStride, accumulate, p0, p1, t0 * MR, Math.Min(m, t1 * MR));
+                    (float*)py, yImageStride, accumulate, clamp, p0, p1, t0 * MR, Math.Min(m, t1 * MR));
         });
     }
 
@@ -131,7 +134,7 @@ public static partial class Kernels
 
     /// <summary>Panels [p0, p1) for output rows [r0, r1) (r0 a multiple of MR).</summary>
     private static unsafe void ConvolutionPanels(float* x, int xImageStride, in ConvGeometry g, int images, float* packedA,
-        int mPadded, int m, int k, float* bias, float* y, int yImageStride, bool accumulate, int p0, int p1, int r0, int r1)
+        int mPadded, int m, int k, float* bias, float* y, int yImageStride, bool accumulate, OutputClamp clamp, int p0, int p1, int r0, int r1)
     {
         int plane = g.OutHeight * g.OutWidth;
         long columns = (long)images * plane;
@@ -180,7 +183,7 @@ public static partial class Kernels
                             MicroKernel(kc, 1f, sliver + i0 * kc, panels + q * KC * NR, acc + q * accStride + i0 * NR, NR, MR, NR);
                     }
                     for (int q = 0; q < count; q++)
-                        StorePanel(acc + q * accStride, runs[runStart[q]..runStart[q + 1]], y, plane, r0, rows, accumulate);
+                        StorePanel(acc + q * accStride, runs[runStart[q]..runStart[q + 1]], y, plane, r0, rows, accumulate, clamp);
                 }
             }
         }
@@ -255,7 +258,7 @@ public static partial class Kernels
     /// columns in place (a panel inside one image is 32 consecutive pixels of every channel) instead of packing them.
     /// </summary>
     private static unsafe void ShallowPanels(float* x, int xImageStride, in ConvGeometry g, int images, float* packedA,
-        int m, int k, float* bias, float* y, int yImageStride, bool accumulate, int p0, int p1, int r0, int r1)
+        int m, int k, float* bias, float* y, int yImageStride, bool accumulate, OutputClamp clamp, int p0, int p1, int r0, int r1)
     {
         int plane = g.OutHeight * g.OutWidth, channelPlane = g.Height * g.Width, taps = g.KernelH * g.KernelW;
         long columns = (long)images * plane;
@@ -300,17 +303,17 @@ public static partial class Kernels
                         float* init = accumulate ? null : bias is null ? zeros : bias + i0;
                         if (oneRun)
                         {
-                            ShallowKernel512(k, sliver, b, ldb, y + runs[0].Output + (nint)i0 * plane, plane, mr, init);
+                            ShallowKernel512(k, sliver, b, ldb, y + runs[0].Output + (nint)i0 * plane, plane, mr, init, clamp);
                             continue;
                         }
                         // Columns from several images or output rows: through a tile, then run by run.
-                        ShallowKernel512(k, sliver, b, ldb, tile, NR, mr, accumulate ? zeros : init);
+                        ShallowKernel512(k, sliver, b, ldb, tile, NR, mr, accumulate ? zeros : init, default);
                         for (int r = 0; r < mr; r++)
                         foreach (ref readonly var run in runs[..runCount])
                         {
                             float* dst = y + run.Output + (nint)(i0 + r) * plane;
                             if (accumulate) AddFloats(tile + r * NR + run.Column, dst, run.Length);
-                            else CopyFloats(tile + r * NR + run.Column, dst, run.Length);
+                            else CopyFloats(tile + r * NR + run.Column, dst, run.Length, clamp);
                         }
                     }
                 }
@@ -328,7 +331,7 @@ public static partial class Kernels
     /// 8 x 32 tile; B's rows are ldb floats apart (NR when packed, a channel plane when read in place).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ShallowKernel512(int kc, float* a, float* b, int ldb, float* c, int ldc, int mr, float* init)
+    private static unsafe void ShallowKernel512(int kc, float* a, float* b, int ldb, float* c, int ldc, int mr, float* init, OutputClamp clamp)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -349,10 +352,10 @@ public static partial class Kernels
         }
         if (mr == MR)
         {
-            ShallowRow(c, c00, c01, init, 0); ShallowRow(c + ldc, c10, c11, init, 1);
-            ShallowRow(c + 2 * (nint)ldc, c20, c21, init, 2); ShallowRow(c + 3 * (nint)ldc, c30, c31, init, 3);
-            ShallowRow(c + 4 * (nint)ldc, c40, c41, init, 4); ShallowRow(c + 5 * (nint)ldc, c50, c51, init, 5);
-            ShallowRow(c + 6 * (nint)ldc, c60, c61, init, 6); ShallowRow(c + 7 * (nint)ldc, c70, c71, init, 7);
+            ShallowRow(c, c00, c01, init, 0, clamp); ShallowRow(c + ldc, c10, c11, init, 1, clamp);
+            ShallowRow(c + 2 * (nint)ldc, c20, c21, init, 2, clamp); ShallowRow(c + 3 * (nint)ldc, c30, c31, init, 3, clamp);
+            ShallowRow(c + 4 * (nint)ldc, c40, c41, init, 4, clamp); ShallowRow(c + 5 * (nint)ldc, c50, c51, init, 5, clamp);
+            ShallowRow(c + 6 * (nint)ldc, c60, c61, init, 6, clamp); ShallowRow(c + 7 * (nint)ldc, c70, c71, init, 7, clamp);
             return;
         }
         float* t = stackalloc float[MR * NR];
@@ -362,11 +365,11 @@ public static partial class Kernels
         c60.Store(t + 192); c61.Store(t + 208); c70.Store(t + 224); c71.Store(t + 240);
         // Only the valid rows are written (and only their init entries read).
         for (int r = 0; r < mr; r++)
-            ShallowRow(c + (nint)r * ldc, Vector512.Load(t + r * NR), Vector512.Load(t + r * NR + 16), init, r);
+            ShallowRow(c + (nint)r * ldc, Vector512.Load(t + r * NR), Vector512.Load(t + r * NR + 16), init, r, clamp);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void ShallowRow(float* crow, Vector512<float> v0, Vector512<float> v1, float* init, int r)
+    private static unsafe void ShallowRow(float* crow, Vector512<float> v0, Vector512<float> v1, float* init, int r, OutputClamp clamp)
     {
         if (init is null)
         {
@@ -376,6 +379,12 @@ public static partial class Kernels
         else
         {
             var start = Vector512.Create(init[r]);
+            if (clamp.Active)
+            {
+                clamp.Apply(start + v0).Store(crow);
+                clamp.Apply(start + v1).Store(crow + 16);
+                return;
+            }
             (start + v0).Store(crow);
             (start + v1).Store(crow + 16);
         }
@@ -454,7 +463,7 @@ public static partial class Kernels
     }
 
     /// <summary>Writes (or adds) rows [0, rows) of the panel accumulator to Y, run by run.</summary>
-    private static unsafe void StorePanel(float* acc, ReadOnlySpan<ColumnRun> runs, float* y, int plane, int r0, int rows, bool accumulate)
+    private static unsafe void StorePanel(float* acc, ReadOnlySpan<ColumnRun> runs, float* y, int plane, int r0, int rows, bool accumulate, OutputClamp clamp)
     {
         for (int r = 0; r < rows; r++)
         {
@@ -463,9 +472,19 @@ public static partial class Kernels
             {
                 float* dst = y + run.Output + (nint)(r0 + r) * plane;
                 if (accumulate) AddFloats(src + run.Column, dst, run.Length);
-                else CopyFloats(src + run.Column, dst, run.Length);
+                else CopyFloats(src + run.Column, dst, run.Length, clamp);
             }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CopyFloats(float* src, float* dst, int count, OutputClamp clamp)
+    {
+        if (!clamp.Active) { CopyFloats(src, dst, count); return; }
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= count; i += 8) clamp.Apply(Vector256.Load(src + i)).Store(dst + i);
+        for (; i < count; i++) dst[i] = clamp.Apply(src[i]);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -563,4 +582,28 @@ public sealed class WeightFingerprint : IEquatable<WeightFingerprint>
     public bool Equals(WeightFingerprint? other) => other is not null && _lanes.AsSpan().SequenceEqual(other._lanes);
     public override bool Equals(object? obj) => Equals(obj as WeightFingerprint);
     public override int GetHashCode() => (int)_lanes[0];
+}
+
+/// <summary>
+/// An activation folded into a convolution's output: y = min(max(v, Low), High), with the semantics of Kernels.Clip (and
+/// so of Relu as Clip(0, ∞)): NaN propagates, +0 is above −0. The default clamps nothing.
+/// </summary>
+public readonly struct OutputClamp
+{
+    public OutputClamp(float low, float high) { Low = low; High = high; Active = true; }
+
+    public float Low { get; }
+    public float High { get; }
+    public bool Active { get; }
+
+    public static OutputClamp Relu => new(0f, float.PositiveInfinity);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Apply(float v) => MathF.Min(MathF.Max(v, Low), High);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Apply(Vector256<float> v) => Vector256.Min(Vector256.Max(v, Vector256.Create(Low)), Vector256.Create(High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Apply(Vector512<float> v) => Vector512.Min(Vector512.Max(v, Vector512.Create(Low)), Vector512.Create(High));
 }

@@ -20,8 +20,10 @@ public static partial class Kernels
     /// images in parallel). Strided rows are read through their stride phases. See <see cref="SupportsDirectConvolution"/>.
     /// </summary>
     public static void DirectConvolution(ReadOnlySpan<float> x, int xImageStride, in ConvGeometry g, int images,
-        ReadOnlySpan<float> w, int m, ReadOnlySpan<float> bias, Span<float> y, int yImageStride, bool accumulate)
+        ReadOnlySpan<float> w, int m, ReadOnlySpan<float> bias, Span<float> y, int yImageStride, bool accumulate,
+        OutputClamp clamp = default)
     {
+        if (accumulate && clamp.Active) throw new ArgumentException("A clamp applies to written outputs, not accumulated ones.", nameof(clamp));
         if (!SupportsDirectConvolution(g)) throw new ArgumentException("DirectConvolution takes at most 4096 channel rows (channels x kernel height) and kernels up to 64 wide.", nameof(g));
         int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
         if (m == 0 || plane == 0 || images == 0) return;
@@ -38,12 +40,12 @@ public static partial class Kernels
                 var geometry = g;
                 Parallelism.For(images, (long)images * m * plane * k, n =>
                     DirectConvolutionImage((float*)px + (nint)n * xImageStride, geometry, (float*)pw, m, (float*)pb,
-                        (float*)py + (nint)n * yImageStride, accumulate));
+                        (float*)py + (nint)n * yImageStride, accumulate, clamp));
             }
         }
     }
 
-    private static unsafe void DirectConvolutionImage(float* x, in ConvGeometry g, float* w, int m, float* bias, float* y, bool accumulate)
+    private static unsafe void DirectConvolutionImage(float* x, in ConvGeometry g, float* w, int m, float* bias, float* y, bool accumulate, OutputClamp clamp)
     {
         const int V = 8;
         int ow = g.OutWidth, oh = g.OutHeight, plane = ow * oh, taps = g.KernelH * g.KernelW;
@@ -130,7 +132,7 @@ public static partial class Kernels
                                 }
                             }
                             int first = Math.Min(V, ow - col), second = Math.Min(V, ow - col - V);
-                            StoreFilterColumns(y, plane, r * ow + col, m0, m, bias, accumulate, first, second, tail, a0, b0, a1, b1, a2, b2, a3, b3);
+                            StoreFilterColumns(y, plane, r * ow + col, m0, m, bias, accumulate, clamp, first, second, tail, a0, b0, a1, b1, a2, b2, a3, b3);
                         }
                     }
                 }
@@ -140,7 +142,7 @@ public static partial class Kernels
     }
 
     /// <summary>Stores filters m0..m0+3 (those below m) of one vector pair: init (bias, 0 or Y) + the tap sums.</summary>
-    private static unsafe void StoreFilterColumns(float* y, int plane, int offset, int m0, int m, float* bias, bool accumulate,
+    private static unsafe void StoreFilterColumns(float* y, int plane, int offset, int m0, int m, float* bias, bool accumulate, OutputClamp clamp,
         int first, int second, float* tail, Vector256<float> a0, Vector256<float> b0, Vector256<float> a1, Vector256<float> b1,
         Vector256<float> a2, Vector256<float> b2, Vector256<float> a3, Vector256<float> b3)
     {
@@ -149,20 +151,25 @@ public static partial class Kernels
             var (lo, hi) = j switch { 0 => (a0, b0), 1 => (a1, b1), 2 => (a2, b2), _ => (a3, b3) };
             float* dst = y + (nint)(m0 + j) * plane + offset;
             float init = bias is null ? 0f : bias[m0 + j];
-            StoreColumns(lo, dst, first, accumulate, init, tail);
-            if (second > 0) StoreColumns(hi, dst + 8, second, accumulate, init, tail);
+            StoreColumns(lo, dst, first, accumulate, init, tail, clamp);
+            if (second > 0) StoreColumns(hi, dst + 8, second, accumulate, init, tail, clamp);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void StoreColumns(Vector256<float> sum, float* dst, int count, bool accumulate, float init, float* tail)
+    private static unsafe void StoreColumns(Vector256<float> sum, float* dst, int count, bool accumulate, float init, float* tail, OutputClamp clamp)
     {
         if (count == 8)
         {
-            (accumulate ? Vector256.Load(dst) + sum : Vector256.Create(init) + sum).Store(dst);
+            var value = accumulate ? Vector256.Load(dst) + sum : Vector256.Create(init) + sum;
+            (clamp.Active ? clamp.Apply(value) : value).Store(dst);
             return;
         }
         sum.Store(tail);
-        for (int j = 0; j < count; j++) dst[j] = accumulate ? dst[j] + tail[j] : init + tail[j];
+        for (int j = 0; j < count; j++)
+        {
+            float value = accumulate ? dst[j] + tail[j] : init + tail[j];
+            dst[j] = clamp.Active ? clamp.Apply(value) : value;
+        }
     }
 }

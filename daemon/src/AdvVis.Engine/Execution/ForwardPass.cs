@@ -19,17 +19,20 @@ public sealed class ForwardPass
     private readonly bool[] _handedOut;
     // The pass's own arrays (rented while it ran and backing one of its node outputs); null when pooling is off.
     private readonly BufferScope? _scope;
+    // Convolution outputs folded into their activation: the value slot holds the activation's output, which its
+    // backward rule reads in place of its input (y > 0 ⟺ x > 0 for Relu, lo < y < hi ⟺ lo < x < hi for Clip). Not served.
+    private readonly bool[] _foldedAway;
     private readonly object _sync = new();
     private bool _released;
 
     public Model Model => _model;
 
     private ForwardPass(Model model, Tensor?[] values, Tensor[]?[] rawOutputs, object?[] saved,
-        Dictionary<int, Intervention> interventions, bool recorded, int lastNodeRun, bool[] keep, BufferScope? scope)
+        Dictionary<int, Intervention> interventions, bool recorded, int lastNodeRun, bool[] keep, BufferScope? scope, bool[] foldedAway)
     {
         _model = model; _values = values; _rawOutputs = rawOutputs; _saved = saved;
         _interventions = interventions; _recorded = recorded; _lastNodeRun = lastNodeRun;
-        _keep = keep; _handedOut = new bool[values.Length]; _scope = scope;
+        _keep = keep; _handedOut = new bool[values.Length]; _scope = scope; _foldedAway = foldedAway;
     }
 
     /// <summary>A graph output, or any captured (or, when recorded, any computed) tensor by name.</summary>
@@ -38,6 +41,8 @@ public sealed class ForwardPass
         get
         {
             int id = _model.ValueId(name);
+            if (_foldedAway[id])
+                throw new EngineException($"Tensor '{name}' was folded into the activation that reads it; list it in RunOptions.Capture (or set FuseActivations = false) to keep it.");
             lock (_sync)
             {
                 if (_values[id] is { } t)
@@ -94,10 +99,28 @@ public sealed class ForwardPass
         var readersLeft = (int[])model.ReaderCount.Clone();
         var rawOutputs = new Tensor[]?[model.Nodes.Count];
         var saved = new object?[model.Nodes.Count];
+        var foldedAway = new bool[model.ValueCount];
+        var ranWithConv = new bool[model.Nodes.Count];
         for (int ni = 0; ni <= stopAt; ni++)
         {
             options.Cancellation.ThrowIfCancellationRequested();
             var node = model.Nodes[ni];
+            if (ranWithConv[ni])
+            {
+                // This activation ran inside the convolution before it; only the bookkeeping of its inputs is left.
+                if (!options.RecordForBackward) DropFinished(node, values, readersLeft, keep, model, scope);
+                continue;
+            }
+            if (options.FuseActivations && model.FusedActivation[ni] is var act and >= 0 && act <= stopAt
+                && node.Outputs[0] is var convOut && !keep[convOut] && !interventions.ContainsKey(convOut)
+                && node.Inputs.All(id => id < 0 || values[id] is not null))
+            {
+                RunFused(model, node, model.Nodes[act], values, rawOutputs, saved, interventions, options.RecordForBackward, scope);
+                ranWithConv[act] = true;
+                if (options.RecordForBackward) foldedAway[convOut] = true;
+                else DropFinished(node, values, readersLeft, keep, model, scope);
+                continue;
+            }
             var inputs = new Tensor?[node.Inputs.Length];
             for (int k = 0; k < inputs.Length; k++)
             {
@@ -131,22 +154,66 @@ public sealed class ForwardPass
                 var produced = node.Outputs.Where(id => id >= 0).Select(id => values[id]);
                 scope.Adopt(options.RecordForBackward ? produced.Concat(outputs) : produced);
             }
-            if (!options.RecordForBackward)
-            {
-                // Free what no later node reads, so a forward-only pass holds about one layer at a time. Its storage goes
-                // back to the pool only when this pass allocated it and no live value shares it (views such as
-                // Reshape/Flatten/Identity hand on their input's array).
-                foreach (var id in node.Inputs)
-                {
-                    if (id < 0 || --readersLeft[id] != 0 || keep[id] || model.Constants[id] is not null) continue;
-                    var dropped = values[id];
-                    values[id] = null;
-                    if (scope is not null && dropped is { IsInteger: false } && scope.Owns(dropped.Data) && !SharesStorage(values, dropped.Data))
-                        scope.Recycle(dropped.Data);
-                }
-            }
+            if (!options.RecordForBackward) DropFinished(node, values, readersLeft, keep, model, scope);
         }
-        return new ForwardPass(model, values, rawOutputs, saved, interventions, options.RecordForBackward, stopAt, keep, scope);
+        return new ForwardPass(model, values, rawOutputs, saved, interventions, options.RecordForBackward, stopAt, keep, scope, foldedAway);
+    }
+
+    /// <summary>
+    /// Frees what no later node reads, so a forward-only pass holds about one layer at a time. Its storage goes back to
+    /// the pool only when this pass allocated it and no live value shares it (views such as Reshape/Flatten/Identity
+    /// hand on their input's array).
+    /// </summary>
+    private static void DropFinished(ModelNode node, Tensor?[] values, int[] readersLeft, bool[] keep, Model model, BufferScope? scope)
+    {
+        foreach (var id in node.Inputs)
+        {
+            if (id < 0 || --readersLeft[id] != 0 || keep[id] || model.Constants[id] is not null) continue;
+            var dropped = values[id];
+            values[id] = null;
+            if (scope is not null && dropped is { IsInteger: false } && scope.Owns(dropped.Data) && !SharesStorage(values, dropped.Data))
+                scope.Recycle(dropped.Data);
+        }
+    }
+
+    /// <summary>
+    /// A Conv and the Relu/Clip that alone reads it, as one clamped convolution (Model.FusedActivation). When recorded,
+    /// both nodes get the activation's output as their raw output, and the convolution's value slot holds it too, for the
+    /// activation's backward rule (which reads its input only through comparisons that give the same answer on it).
+    /// </summary>
+    private static void RunFused(Model model, ModelNode conv, ModelNode activation, Tensor?[] values, Tensor[]?[] rawOutputs,
+        object?[] saved, Dictionary<int, Intervention> interventions, bool recorded, BufferScope? scope)
+    {
+        var inputs = conv.Inputs.Select(id => id < 0 ? null : values[id]).ToArray();
+        var clamp = Kernels.OutputClamp.Relu;
+        if (activation.Op is Clip clip)
+        {
+            // Its bounds are constants (Model.FusedActivation checks); its first input is the convolution's output.
+            var (lo, hi) = clip.Bounds(activation.Inputs.Select(id => id < 0 ? null : model.Constants[id]).ToArray());
+            clamp = new Kernels.OutputClamp(lo, hi);
+        }
+        long started = Profiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        Tensor y;
+        try
+        {
+            y = ((Conv)conv.Op).ForwardClamped(inputs, clamp);
+        }
+        catch (EngineException e)
+        {
+            throw new EngineException($"Node '{conv.Name}' ({conv.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "none"))}: {e.Message}", e);
+        }
+        if (Profiler.Enabled) Profiler.Add(Profiler.Key(conv, inputs) + " +" + activation.OpType + " fwd", started);
+        saved[conv.Index] = null;
+        saved[activation.Index] = null;
+        int output = activation.Outputs[0];
+        values[output] = interventions.TryGetValue(output, out var iv) ? Apply(iv, y) : y;
+        if (recorded)
+        {
+            rawOutputs[conv.Index] = [y];
+            rawOutputs[activation.Index] = [y];
+            values[conv.Outputs[0]] = y;
+        }
+        scope?.Adopt(recorded ? [values[output], y] : [values[output]]);
     }
 
     private static bool SharesStorage(Tensor?[] values, float[] data)

@@ -70,6 +70,33 @@ public sealed class Model
             foreach (var o in n.Outputs) if (o >= 0) Producer[o] = n.Index;
             foreach (var i in n.Inputs) if (i >= 0) ReaderCount[i]++;
         }
+        FusedActivation = FindFusableActivations();
+    }
+
+    /// <summary>
+    /// Per node: for a Conv whose output only a Relu (or a Clip with constant bounds) reads, that activation node's
+    /// index, else −1. Forward passes may run the pair as one clamped convolution (RunOptions.FuseActivations).
+    /// </summary>
+    internal int[] FusedActivation { get; }
+
+    private int[] FindFusableActivations()
+    {
+        var fused = Enumerable.Repeat(-1, Nodes.Count).ToArray();
+        var outputs = OutputNames.Select(n => _valueIds.TryGetValue(n, out var id) ? id : -1).ToHashSet();
+        var reader = Enumerable.Repeat(-1, ValueNames.Count).ToArray();
+        foreach (var n in Nodes)
+            foreach (var i in n.Inputs) if (i >= 0) reader[i] = n.Index;
+        foreach (var n in Nodes)
+        {
+            if (n.Op is not Ops.Conv || n.Outputs.Length != 1 || n.Outputs[0] is var y && (y < 0 || ReaderCount[y] != 1 || outputs.Contains(y)))
+                continue;
+            var a = Nodes[reader[y]];
+            bool activation = a.Op is Ops.Relu
+                              || (a.Op is Ops.Clip && a.Inputs.Skip(1).All(i => i < 0 || Constants[i] is { IsInteger: false }));
+            if (activation && a.Inputs.Length >= 1 && a.Inputs[0] == y && a.Outputs.Length == 1 && a.Outputs[0] >= 0 && a.Index > n.Index)
+                fused[n.Index] = a.Index;
+        }
+        return fused;
     }
 
     public static Model Load(string path) => FromOnnx(OnnxReader.LoadModel(path));

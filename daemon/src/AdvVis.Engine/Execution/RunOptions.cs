@@ -11,6 +11,12 @@ public sealed class RunOptions
     public bool RecordForBackward { get; init; }
     /// <summary>Stop after the last captured tensor when no output is needed (e.g. reading one layer).</summary>
     public bool StopAfterCaptures { get; init; }
+    /// <summary>
+    /// Fold a Relu or Clip into the convolution before it when nothing else reads the convolution's output (not
+    /// captured, not edited, not a graph output): the same bits, one pass over memory fewer. On by default; the
+    /// convolution's raw output is then not kept by the pass (capture it to keep it).
+    /// </summary>
+    public bool FuseActivations { get; init; } = true;
     /// <summary>Reject NaN and ±Inf in the fed inputs with a clear error (on by default).</summary>
     public bool RejectNonFiniteInputs { get; init; } = true;
     public CancellationToken Cancellation { get; init; }

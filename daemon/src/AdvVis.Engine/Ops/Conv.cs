@@ -93,6 +93,19 @@ public sealed class Conv(WindowAttributes window, int group) : Op
 
     public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
     {
+        saved = null;
+        return [Compute(inputs, default)];
+    }
+
+    /// <summary>
+    /// The convolution with an activation folded into its output (Relu, Clip): the executor's fusion of a Conv whose
+    /// only reader is that activation. Each output value is written once, already clamped, instead of being written,
+    /// read back and written again; the values are the bits of Conv followed by the activation.
+    /// </summary>
+    public Tensor ForwardClamped(Tensor?[] inputs, OutputClamp clamp) => Compute(inputs, clamp);
+
+    private Tensor Compute(Tensor?[] inputs, OutputClamp clamp)
+    {
         var x = RequireFloat(inputs, 0, "Conv");
         var w = RequireFloat(inputs, 1, "Conv");
         var b = inputs.Length > 2 ? inputs[2] : null;
@@ -105,39 +118,29 @@ public sealed class Conv(WindowAttributes window, int group) : Op
             Parallelism.For(p.N * p.C, work, job =>
             {
                 int ch = job % p.C;
-                Kernels.Kernels.DepthwiseConv(x.Data.AsSpan(job * inPlane, inPlane), w.Data.AsSpan(ch * p.KH * p.KW, p.KH * p.KW), p.G,
-                    y.Data.AsSpan(job * outPlane, outPlane));
+                var plane = y.Data.AsSpan(job * outPlane, outPlane);
+                Kernels.Kernels.DepthwiseConv(x.Data.AsSpan(job * inPlane, inPlane), w.Data.AsSpan(ch * p.KH * p.KW, p.KH * p.KW), p.G, plane);
+                // Bias, then the activation, while the plane is still in cache.
+                if (b is not null) System.Numerics.Tensors.TensorPrimitives.Add(plane, b.Data[ch], plane);
+                if (clamp.Active) Kernels.Kernels.Clip(plane, clamp.Low, clamp.High, plane);
             });
+            return y;
         }
-        else
-        {
-            // Implicit GEMM over the whole batch, group by group: Y[n, group] = W[group] · im2col(X[n, group]) + B
-            // (or the direct kernel when there are few output channels).
-            int k = p.Cg * p.KH * p.KW;
-            bool direct = UseDirect(p.G, p.Mg);
-            var filters = direct ? null : Filters(w, p, flipped: false);
-            for (int gi = 0; gi < group; gi++)
-                if (direct)
-                    Kernels.Kernels.DirectConvolution(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N,
-                        w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), p.Mg, b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
-                        y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false);
-                else
-                    Kernels.Kernels.ConvolutionGemm(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N,
-                        filters![gi], b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
-                        y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false);
-            b = null; // added by the GEMM
-        }
-        if (b is not null)
-        {
-            for (int n = 0; n < p.N; n++)
-            for (int m = 0; m < p.M; m++)
-            {
-                var plane = y.Data.AsSpan((n * p.M + m) * outPlane, outPlane);
-                System.Numerics.Tensors.TensorPrimitives.Add(plane, b.Data[m], plane);
-            }
-        }
-        saved = null;
-        return [y];
+        // Implicit GEMM over the whole batch, group by group: Y[n, group] = W[group] · im2col(X[n, group]) + B
+        // (or the direct kernel when there are few output channels).
+        int k = p.Cg * p.KH * p.KW;
+        bool direct = UseDirect(p.G, p.Mg);
+        var filters = direct ? null : Filters(w, p, flipped: false);
+        for (int gi = 0; gi < group; gi++)
+            if (direct)
+                Kernels.Kernels.DirectConvolution(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N,
+                    w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), p.Mg, b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
+                    y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false, clamp);
+            else
+                Kernels.Kernels.ConvolutionGemm(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N,
+                    filters![gi], b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg),
+                    y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false, clamp);
+        return y;
     }
 
     // Packed filters of constant weights, made once per weight tensor and direction (see Filters).

@@ -191,7 +191,8 @@ public sealed class HardSigmoid(float alpha, float beta) : UnaryOp
 /// </summary>
 public sealed class Clip(float attributeMin, float attributeMax) : Op
 {
-    private (float Lo, float Hi) Bounds(Tensor?[] inputs)
+    /// <summary>The bounds in force for these inputs: the min/max inputs when given, else the attributes.</summary>
+    public (float Lo, float Hi) Bounds(Tensor?[] inputs)
     {
         float lo = inputs.Length > 1 && inputs[1] is { } min ? min.AsFloats()[0] : attributeMin;
         float hi = inputs.Length > 2 && inputs[2] is { } max ? max.AsFloats()[0] : attributeMax;
