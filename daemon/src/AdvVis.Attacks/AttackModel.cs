@@ -172,7 +172,11 @@ public sealed class AttackModel
         var cot = new float[scores.Values.Length];
         for (int b = 0; b < scores.Count; b++)
             lossGradient(b, scores.LogSpace(b), cot.AsSpan(b * scores.Classes, scores.Classes));
-        return (scores, BackwardFromLogSpace(pass, scores, cot, pixels.Shape[0], cancellation));
+        var gradient = BackwardFromLogSpace(pass, scores, cot, pixels.Shape[0], cancellation);
+        // The pass never leaves this method and everything returned is a copy (scores, pixel gradient): its
+        // intermediates go back to the model's pool for the next step.
+        pass.Release();
+        return (scores, gradient);
     }
 
     /// <summary>A recorded forward pass for several backward passes (DeepFool).</summary>

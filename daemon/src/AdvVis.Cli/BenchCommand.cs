@@ -37,6 +37,8 @@ internal static class BenchCommand
                 seed.Span.Fill(1f);
                 pass.InputGradient(seed);
             }
+            // As an attack loop does: the pass's intermediates go back to the model's pool for the next run.
+            pass.Release();
         }
 
         var seconds = Measure(Once, repeats);
