@@ -56,12 +56,40 @@ public class GemmTests
     [Fact]
     public void EveryLengthFromZeroTo256OnBothPaths()
     {
+        // (9 and 10 rows: above the small-rows path, so the tiled kernels' edges are what is tested.)
         for (int len = 0; len <= 256; len++)
         {
-            Check(false, false, 3, len, 4, 1f, 0f, scalar: false);
-            Check(false, false, 3, len, 4, 1f, 0f, scalar: true);
-            Check(false, true, 2, 5, len, 1f, 1f, scalar: false);
+            Check(false, false, 9, len, 4, 1f, 0f, scalar: false);
+            Check(false, false, 9, len, 4, 1f, 0f, scalar: true);
+            Check(false, true, 10, 5, len, 1f, 1f, scalar: false);
         }
+    }
+
+    [Fact]
+    public void SmallRowCountsAsMatrixVectorProducts()
+    {
+        // One to four rows (batch-1 fully connected layers) skip packing; every transpose, scaling and thread count.
+        foreach (int m in new[] { 1, 2, 3, 4 })
+        foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
+        {
+            Check(ta, tb, m, 1000, 1280, 1f, 0f, scalar: false);
+            Check(ta, tb, m, 33, 7, 0.5f, -2f, scalar: false);
+        }
+        var a = Random(3 * 700, 6); var b = Random(900 * 700, 7);
+        float[] Run(int threads)
+        {
+            var before = Parallelism.MaxThreads;
+            Parallelism.MaxThreads = threads;
+            try
+            {
+                var c = new float[3 * 900];
+                Kernels.Gemm(false, true, 3, 900, 700, 1f, a, 700, b, 700, 0f, c, 900);
+                return c;
+            }
+            finally { Parallelism.MaxThreads = before; }
+        }
+        Assert.Equal(Run(1), Run(2));
+        Assert.Equal(Run(1), Run(3));
     }
 
     [Fact]
