@@ -112,19 +112,14 @@ public static partial class Kernels
         // (At least a full panel group per chunk where the panels allow: W is read once per group.)
         int panelChunks = threads == 1 ? 1 : Math.Max(Math.Min(nPanels / PanelGroup, 4 * threads), Math.Min(nPanels, threads));
         long work = columns * m * k;
-        bool shallow = k <= KC && Vector512.IsHardwareAccelerated && !ForceScalarGemm && !ForceVector256Gemm;
         Parallelism.For(panelChunks * rowChunks, work, job =>
         {
             int pc = job / rowChunks, rc = job % rowChunks;
             int p0 = (int)((long)nPanels * pc / panelChunks), p1 = (int)((long)nPanels * (pc + 1) / panelChunks);
             int t0 = (int)((long)tiles * rc / rowChunks), t1 = (int)((long)tiles * (rc + 1) / rowChunks);
             if (p0 >= p1 || t0 >= t1) return;
-            if (shallow)
-                ShallowPanels((float*)px, xImageStride, g, images, (float*)pa, m, k, (float*)pb,
-                    (float*)py, yImageStride, accumulate, clamp, p0, p1, t0 * MR, Math.Min(m, t1 * MR));
-            else
-                ConvolutionPanels((float*)px, xImageStride, g, images, (float*)pa, mPadded, m, k, (float*)pb,
-                    (float*)py, yImageStride, accumulate, clamp, p0, p1, t0 * MR, Math.Min(m, t1 * MR));
+            ConvolutionPanels((float*)px, xImageStride, g, images, (float*)pa, mPadded, m, k, (float*)pb,
+                (float*)py, yImageStride, accumulate, clamp, p0, p1, t0 * MR, Math.Min(m, t1 * MR));
         });
     }
 
@@ -249,144 +244,6 @@ public static partial class Kernels
                 }
             }
             if (++t == taps) { t = 0; c++; }
-        }
-    }
-
-    /// <summary>
-    /// Panels [p0, p1), rows [r0, r1), when the whole depth fits one block (pointwise and thin convolutions): each tile
-    /// goes straight from registers to Y with its bias, with no accumulator pass, and a 1x1 convolution reads its
-    /// columns in place (a panel inside one image is 32 consecutive pixels of every channel) instead of packing them.
-    /// </summary>
-    private static unsafe void ShallowPanels(float* x, int xImageStride, in ConvGeometry g, int images, float* packedA,
-        int m, int k, float* bias, float* y, int yImageStride, bool accumulate, OutputClamp clamp, int p0, int p1, int r0, int r1)
-    {
-        int plane = g.OutHeight * g.OutWidth, channelPlane = g.Height * g.Width, taps = g.KernelH * g.KernelW;
-        long columns = (long)images * plane;
-        bool wholePlane = ReadsWholePlane(g);
-        bool gather = !wholePlane && (g.OutWidth < NR / 2 || g.StrideW != 1);
-        var panelBuffer = ArrayPool<float>.Shared.Rent(KC * NR);
-        var offsetBuffer = gather ? ArrayPool<int>.Shared.Rent(taps * NR) : null;
-        Span<ColumnRun> runs = stackalloc ColumnRun[NR];
-        float* zeros = stackalloc float[MR];
-        float* tile = stackalloc float[MR * NR];
-        new Span<float>(zeros, MR).Clear();
-        try
-        {
-            fixed (float* panel = panelBuffer)
-            fixed (int* offsets = offsetBuffer)
-            {
-                for (int p = p0; p < p1; p++)
-                {
-                    long j0 = (long)p * NR;
-                    int used = (int)Math.Min(NR, columns - j0);
-                    int runCount = ColumnRuns(g, plane, xImageStride, yImageStride, j0, used, runs);
-                    bool oneRun = runCount == 1 && used == NR;
-                    float* b = panel;
-                    int ldb = NR;
-                    if (wholePlane && oneRun)
-                    {
-                        // Row k of the panel is channel k's pixels [pixel, pixel + 32) of the run's image, in place.
-                        b = x + runs[0].Image + (nint)runs[0].RowOrigin * g.Width + runs[0].ColOrigin;
-                        ldb = channelPlane;
-                    }
-                    else if (gather)
-                    {
-                        SourceOffsets(g, runs[..runCount], offsets);
-                        PackImagePanel(x, g, offsets, 0, k, panel);
-                    }
-                    else PackImagePanel(x, g, runs[..runCount], used, 0, k, panel);
-
-                    for (int i0 = r0; i0 < r1; i0 += MR)
-                    {
-                        int mr = Math.Min(MR, r1 - i0);
-                        float* sliver = packedA + (nint)i0 * k;
-                        float* init = accumulate ? null : bias is null ? zeros : bias + i0;
-                        if (oneRun)
-                        {
-                            ShallowKernel512(k, sliver, b, ldb, y + runs[0].Output + (nint)i0 * plane, plane, mr, init, clamp);
-                            continue;
-                        }
-                        // Columns from several images or output rows: through a tile, then run by run.
-                        ShallowKernel512(k, sliver, b, ldb, tile, NR, mr, accumulate ? zeros : init, default);
-                        for (int r = 0; r < mr; r++)
-                        foreach (ref readonly var run in runs[..runCount])
-                        {
-                            float* dst = y + run.Output + (nint)(i0 + r) * plane;
-                            if (accumulate) AddFloats(tile + r * NR + run.Column, dst, run.Length);
-                            else CopyFloats(tile + r * NR + run.Column, dst, run.Length, clamp);
-                        }
-                    }
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(panelBuffer);
-            if (offsetBuffer is not null) ArrayPool<int>.Shared.Return(offsetBuffer);
-        }
-    }
-
-    /// <summary>
-    /// C[mr x 32] = init[r] + A·B (or C += A·B when init is null) over the whole depth kc in one register-resident
-    /// 8 x 32 tile; B's rows are ldb floats apart (NR when packed, a channel plane when read in place).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ShallowKernel512(int kc, float* a, float* b, int ldb, float* c, int ldc, int mr, float* init, OutputClamp clamp)
-    {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
-        for (int kk = 0; kk < kc; kk++)
-        {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
-            var a0 = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(a0, b0, c00); c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(a1, b0, c10); c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(a2, b0, c20); c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(a3, b0, c30); c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(a4, b0, c40); c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(a5, b0, c50); c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
-            var a6 = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(a6, b0, c60); c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
-            var a7 = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(a7, b0, c70); c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
-            a += MR; b += ldb;
-        }
-        if (mr == MR)
-        {
-            ShallowRow(c, c00, c01, init, 0, clamp); ShallowRow(c + ldc, c10, c11, init, 1, clamp);
-            ShallowRow(c + 2 * (nint)ldc, c20, c21, init, 2, clamp); ShallowRow(c + 3 * (nint)ldc, c30, c31, init, 3, clamp);
-            ShallowRow(c + 4 * (nint)ldc, c40, c41, init, 4, clamp); ShallowRow(c + 5 * (nint)ldc, c50, c51, init, 5, clamp);
-            ShallowRow(c + 6 * (nint)ldc, c60, c61, init, 6, clamp); ShallowRow(c + 7 * (nint)ldc, c70, c71, init, 7, clamp);
-            return;
-        }
-        float* t = stackalloc float[MR * NR];
-        c00.Store(t); c01.Store(t + 16); c10.Store(t + 32); c11.Store(t + 48);
-        c20.Store(t + 64); c21.Store(t + 80); c30.Store(t + 96); c31.Store(t + 112);
-        c40.Store(t + 128); c41.Store(t + 144); c50.Store(t + 160); c51.Store(t + 176);
-        c60.Store(t + 192); c61.Store(t + 208); c70.Store(t + 224); c71.Store(t + 240);
-        // Only the valid rows are written (and only their init entries read).
-        for (int r = 0; r < mr; r++)
-            ShallowRow(c + (nint)r * ldc, Vector512.Load(t + r * NR), Vector512.Load(t + r * NR + 16), init, r, clamp);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void ShallowRow(float* crow, Vector512<float> v0, Vector512<float> v1, float* init, int r, OutputClamp clamp)
-    {
-        if (init is null)
-        {
-            (Vector512.Load(crow) + v0).Store(crow);
-            (Vector512.Load(crow + 16) + v1).Store(crow + 16);
-        }
-        else
-        {
-            var start = Vector512.Create(init[r]);
-            if (clamp.Active)
-            {
-                clamp.Apply(start + v0).Store(crow);
-                clamp.Apply(start + v1).Store(crow + 16);
-                return;
-            }
-            (start + v0).Store(crow);
-            (start + v1).Store(crow + 16);
         }
     }
 
