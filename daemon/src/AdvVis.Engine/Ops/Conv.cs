@@ -177,13 +177,13 @@ public sealed class Conv(WindowAttributes window, int group) : Op
     }
 
     /// <summary>
-    /// The direct kernel beats the implicit GEMM when few output channels share each gathered input value, or when the
-    /// filters are so thin (RGB inputs) that gathering costs as much as multiplying, as long as output rows fill most
-    /// of a pair of 8-wide vectors (measured with `advvis bench --conv`: MobileNetV2's strided first layer at batch 8
-    /// 41 against 14 GFLOP/s).
+    /// The direct kernel beats the implicit GEMM when few output channels share each gathered input value, or when thin
+    /// filters (RGB inputs) meet up to 32 of them, as long as output rows fill most of a pair of 8-wide vectors
+    /// (`advvis bench --conv`, 2 threads: 1->4@28 b256 56 vs 19 GFLOP/s, 64->3@32 b64 73 vs 26, MobileNetV2's strided
+    /// 3->32 stem b8 96 vs 54; but ResNet's 3->64 stem b64 85 vs 122, so 64 thin filters stay with the GEMM).
     /// </summary>
     private static bool UseDirect(in ConvGeometry g, int outputChannels) =>
-        (outputChannels <= 16 || g.ColumnRows <= 32) && g.OutWidth >= 12 && Kernels.Kernels.SupportsDirectConvolution(g)
+        (outputChannels <= 16 || (g.ColumnRows <= 32 && outputChannels <= 32)) && g.OutWidth >= 12 && Kernels.Kernels.SupportsDirectConvolution(g)
         && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
 
     /// <summary>Group gi's filters transposed and flipped (filter c's row m, tap t is W[m, c, taps − 1 − t]), unpacked.</summary>
