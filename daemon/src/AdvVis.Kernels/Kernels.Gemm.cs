@@ -180,7 +180,7 @@ public static partial class Kernels
                                 int mr = Math.Min(MR, mc - i0);
                                 float* cTile = (float*)pc + (m0 + i0) * (nint)ldc + j0;
                                 if (mr == MR)
-                                    MicroKernel512Direct(kc, alpha, (float*)pa + (nint)(m0 + i0) * lda + k0, lda, bPanel, cTile, ldc, nr);
+                                    MicroKernel512(kc, alpha, (float*)pa + (nint)(m0 + i0) * lda + k0, lda, 1, bPanel, cTile, ldc, MR, nr);
                                 else
                                     MicroKernel(kc, alpha, (float*)ppa, bPanel, cTile, ldc, mr, nr);
                             }
@@ -298,7 +298,7 @@ public static partial class Kernels
     {
         if (Vector512.IsHardwareAccelerated && !ForceScalarGemm && !ForceVector256Gemm)
         {
-            MicroKernel512(kc, alpha, a, b, c, ldc, mr, nr);
+            MicroKernel512(kc, alpha, a, 1, MR, b, c, ldc, mr, nr);
             return;
         }
         float* tile = stackalloc float[MR * NR];
@@ -349,26 +349,32 @@ public static partial class Kernels
         c30.Store(tile + 3 * NR); c31.Store(tile + 3 * NR + 8);
     }
 
-    /// <summary>The whole 8 x 32 tile with Vector512 (AVX-512): 16 accumulators, stored straight into C when full.</summary>
+    /// <summary>
+    /// The whole 8 x 32 tile with Vector512 (AVX-512): 16 accumulators, stored straight into C when full.
+    /// A's element (row r, depth kk) is a[r · rowStride + kk · step]: packed slivers (1, MR), or a full 8-row block of
+    /// row-major A read in place (lda, 1) when packing would cost as much as the product (batch-1 convolutions).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void MicroKernel512(int kc, float alpha, float* a, float* b, float* c, int ldc, int mr, int nr)
+    private static unsafe void MicroKernel512(int kc, float alpha, float* a, int rowStride, int step, float* b, float* c, int ldc, int mr, int nr)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
-        for (int kk = 0; kk < kc; kk++)
+        float* r0 = a, r1 = a + rowStride, r2 = a + 2 * (nint)rowStride, r3 = a + 3 * (nint)rowStride;
+        float* r4 = a + 4 * (nint)rowStride, r5 = a + 5 * (nint)rowStride, r6 = a + 6 * (nint)rowStride, r7 = a + 7 * (nint)rowStride;
+        for (nint o = 0, end = (nint)kc * step; o < end; o += step)
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
-            var a0 = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(a0, b0, c00); c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(a1, b0, c10); c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(a2, b0, c20); c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(a3, b0, c30); c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(a4, b0, c40); c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(a5, b0, c50); c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
-            var a6 = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(a6, b0, c60); c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
-            var a7 = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(a7, b0, c70); c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
-            a += MR; b += NR;
+            var a0 = Vector512.Create(r0[o]); c00 = Vector512.FusedMultiplyAdd(a0, b0, c00); c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(r1[o]); c10 = Vector512.FusedMultiplyAdd(a1, b0, c10); c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(r2[o]); c20 = Vector512.FusedMultiplyAdd(a2, b0, c20); c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(r3[o]); c30 = Vector512.FusedMultiplyAdd(a3, b0, c30); c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(r4[o]); c40 = Vector512.FusedMultiplyAdd(a4, b0, c40); c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(r5[o]); c50 = Vector512.FusedMultiplyAdd(a5, b0, c50); c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
+            var a6 = Vector512.Create(r6[o]); c60 = Vector512.FusedMultiplyAdd(a6, b0, c60); c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
+            var a7 = Vector512.Create(r7[o]); c70 = Vector512.FusedMultiplyAdd(a7, b0, c70); c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
+            b += NR;
         }
         if (alpha != 1f)
         {
@@ -388,49 +394,6 @@ public static partial class Kernels
         c40.Store(tile + 128); c41.Store(tile + 144); c50.Store(tile + 160); c51.Store(tile + 176);
         c60.Store(tile + 192); c61.Store(tile + 208); c70.Store(tile + 224); c71.Store(tile + 240);
         AddTile(tile, c, ldc, mr, nr);
-    }
-
-    /// <summary>MicroKernel512 reading a full 8-row block of row-major A in place (row stride lda) instead of packed.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void MicroKernel512Direct(int kc, float alpha, float* a, int lda, float* b, float* c, int ldc, int nr)
-    {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
-        float* r0 = a, r1 = a + lda, r2 = a + 2 * (nint)lda, r3 = a + 3 * (nint)lda;
-        float* r4 = a + 4 * (nint)lda, r5 = a + 5 * (nint)lda, r6 = a + 6 * (nint)lda, r7 = a + 7 * (nint)lda;
-        for (int kk = 0; kk < kc; kk++)
-        {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
-            var a0 = Vector512.Create(r0[kk]); c00 = Vector512.FusedMultiplyAdd(a0, b0, c00); c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(r1[kk]); c10 = Vector512.FusedMultiplyAdd(a1, b0, c10); c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(r2[kk]); c20 = Vector512.FusedMultiplyAdd(a2, b0, c20); c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(r3[kk]); c30 = Vector512.FusedMultiplyAdd(a3, b0, c30); c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(r4[kk]); c40 = Vector512.FusedMultiplyAdd(a4, b0, c40); c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(r5[kk]); c50 = Vector512.FusedMultiplyAdd(a5, b0, c50); c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
-            var a6 = Vector512.Create(r6[kk]); c60 = Vector512.FusedMultiplyAdd(a6, b0, c60); c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
-            var a7 = Vector512.Create(r7[kk]); c70 = Vector512.FusedMultiplyAdd(a7, b0, c70); c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
-            b += NR;
-        }
-        if (alpha != 1f)
-        {
-            var va = Vector512.Create(alpha);
-            c00 *= va; c01 *= va; c10 *= va; c11 *= va; c20 *= va; c21 *= va; c30 *= va; c31 *= va;
-            c40 *= va; c41 *= va; c50 *= va; c51 *= va; c60 *= va; c61 *= va; c70 *= va; c71 *= va;
-        }
-        if (nr == NR)
-        {
-            Add512(c, c00, c01); Add512(c + ldc, c10, c11); Add512(c + 2 * (nint)ldc, c20, c21); Add512(c + 3 * (nint)ldc, c30, c31);
-            Add512(c + 4 * (nint)ldc, c40, c41); Add512(c + 5 * (nint)ldc, c50, c51); Add512(c + 6 * (nint)ldc, c60, c61); Add512(c + 7 * (nint)ldc, c70, c71);
-            return;
-        }
-        float* tile = stackalloc float[MR * NR];
-        c00.Store(tile); c01.Store(tile + 16); c10.Store(tile + 32); c11.Store(tile + 48);
-        c20.Store(tile + 64); c21.Store(tile + 80); c30.Store(tile + 96); c31.Store(tile + 112);
-        c40.Store(tile + 128); c41.Store(tile + 144); c50.Store(tile + 160); c51.Store(tile + 176);
-        c60.Store(tile + 192); c61.Store(tile + 208); c70.Store(tile + 224); c71.Store(tile + 240);
-        AddTile(tile, c, ldc, MR, nr);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
