@@ -25,15 +25,14 @@ public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = f
             Parallelism.For(planes, work, plane => MaxValues(x.Data, plane, g, y.Data));
             return [y];
         }
-        var argMax = new int[planes * outPlane];
-        var indices = new long[argMax.Length];
-        Parallelism.For(planes, work, plane => MaxPlane(x.Data, plane, g, y.Data, argMax, indices));
+        var indices = new long[planes * outPlane];
+        Parallelism.For(planes, work, plane => MaxPlane(x.Data, plane, g, y.Data, indices));
         return [y, new Tensor(outShape, indices)];
     }
 
     /// <summary>
     /// One plane's window maxima, no positions: the first tap seeds the maximum and a later tap replaces it only when
-    /// strictly greater (so a NaN first tap stays and a later NaN never wins), the rule MaxPlane applies too.
+    /// strictly greater (so a NaN first tap stays and a later NaN never wins), the rule of WinnerOf.
     /// </summary>
     private static unsafe void MaxValues(float[] xData, int plane, ConvGeometry g, float[] yData)
     {
@@ -129,78 +128,25 @@ public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = f
     }
 
     /// <summary>
-    /// One plane: the maximum over each window (first maximum in scan order on ties; a NaN first tap stays), its
-    /// position in the plane, and the ONNX Indices output (flat over the tensor; column-major within the plane
-    /// when storage_order is 1), over raw pointers so the inner loops carry no span bounds checks.
+    /// One plane with the ONNX Indices output: each window's maximum and its winner's position (flat over the tensor;
+    /// column-major within the plane when storage_order is 1). Only nodes that declare Indices come here.
     /// </summary>
-    private unsafe void MaxPlane(float[] xData, int plane, ConvGeometry g, float[] yData, int[] argMax, long[] indices)
+    private unsafe void MaxPlane(float[] xData, int plane, ConvGeometry g, float[] yData, long[] indices)
     {
         int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
-        fixed (float* px0 = xData, py0 = yData)
-        fixed (int* pa0 = argMax)
-        fixed (long* pi0 = indices)
+        fixed (float* px0 = xData)
         {
             float* xs = px0 + (nint)plane * inPlane;
-            float* ys = py0 + (nint)plane * outPlane;
-            int* am = pa0 + (nint)plane * outPlane;
-            long* ix = pi0 + (nint)plane * outPlane;
             long planeBase = (long)plane * inPlane;
             for (int oh = 0; oh < g.OutHeight; oh++)
+            for (int ow = 0; ow < g.OutWidth; ow++)
             {
-                int ih0 = oh * g.StrideH - g.PadTop;
-                bool rowsInside = ih0 >= 0 && ih0 + (g.KernelH - 1) * g.DilationH < g.Height;
-                for (int ow = 0; ow < g.OutWidth; ow++)
-                {
-                    int iw0 = ow * g.StrideW - g.PadLeft;
-                    float best = float.NegativeInfinity;
-                    int bestIndex = -1;
-                    if (rowsInside && iw0 >= 0 && iw0 + (g.KernelW - 1) * g.DilationW < g.Width)
-                    {
-                        // Window inside the image: no padding tests. The first tap seeds the maximum, as below.
-                        float* w0 = xs + ih0 * g.Width + iw0;
-                        if (g.KernelH == 2 && g.KernelW == 2 && g.DilationH == 1 && g.DilationW == 1)
-                        {
-                            best = w0[0]; bestIndex = 0;
-                            if (w0[1] > best) { best = w0[1]; bestIndex = 1; }
-                            if (w0[g.Width] > best) { best = w0[g.Width]; bestIndex = g.Width; }
-                            if (w0[g.Width + 1] > best) { best = w0[g.Width + 1]; bestIndex = g.Width + 1; }
-                        }
-                        else
-                        {
-                            for (int kh = 0; kh < g.KernelH; kh++)
-                            {
-                                float* row = w0 + kh * g.DilationH * g.Width;
-                                for (int kw = 0; kw < g.KernelW; kw++)
-                                {
-                                    float v = row[kw * g.DilationW];
-                                    if (bestIndex < 0 || v > best) { best = v; bestIndex = kh * g.DilationH * g.Width + kw * g.DilationW; }
-                                }
-                            }
-                        }
-                        bestIndex += ih0 * g.Width + iw0;
-                    }
-                    else
-                    for (int kh = 0; kh < g.KernelH; kh++)
-                    {
-                        int ih = ih0 + kh * g.DilationH;
-                        if ((uint)ih >= (uint)g.Height) continue;
-                        float* row = xs + ih * g.Width;
-                        for (int kw = 0; kw < g.KernelW; kw++)
-                        {
-                            int iw = iw0 + kw * g.DilationW;
-                            if ((uint)iw >= (uint)g.Width) continue;
-                            float v = row[iw];
-                            // Strict '>' keeps the first maximum when several taps tie.
-                            if (bestIndex < 0 || v > best) { best = v; bestIndex = ih * g.Width + iw; }
-                        }
-                    }
-                    int o = oh * g.OutWidth + ow;
-                    ys[o] = best;
-                    am[o] = bestIndex;
-                    // storage_order 1 numbers positions column-major within each plane.
-                    int local = columnMajorIndices ? bestIndex % g.Width * g.Height + bestIndex / g.Width : bestIndex;
-                    ix[o] = planeBase + local;
-                }
+                int winner = WinnerOf(xs, g, oh, ow, float.NaN, byValue: false);
+                int o = plane * outPlane + oh * g.OutWidth + ow;
+                yData[o] = winner >= 0 ? xs[winner] : float.NegativeInfinity;
+                // storage_order 1 numbers positions column-major within each plane.
+                int local = columnMajorIndices ? winner % g.Width * g.Height + winner / g.Width : winner;
+                indices[o] = planeBase + local;
             }
         }
     }
