@@ -109,7 +109,18 @@ public static partial class Kernels
     }
 
     /// <summary>dx[i] += lo &lt; x[i] &lt; hi ? dy[i] : 0 (strict on both sides; NaN passes nothing).</summary>
-    public static unsafe void ClipBackward(ReadOnlySpan<float> x, float lo, float hi, ReadOnlySpan<float> dy, Span<float> dx)
+    public static void ClipBackward(ReadOnlySpan<float> x, float lo, float hi, ReadOnlySpan<float> dy, Span<float> dx) =>
+        ClipBackward(x, lo, hi, dy, dx, accumulate: true);
+
+    /// <summary>
+    /// dx[i] = 0 + (lo &lt; x[i] &lt; hi ? dy[i] : 0): <see cref="ClipBackward(ReadOnlySpan{float}, float, float, ReadOnlySpan{float}, Span{float})"/>
+    /// into a zeroed dx, without reading dx (the "+ 0" turns −0 into +0, as adding into zeros does, so both give the same bits).
+    /// </summary>
+    public static void ClipBackwardAssign(ReadOnlySpan<float> x, float lo, float hi, ReadOnlySpan<float> dy, Span<float> dx) =>
+        ClipBackward(x, lo, hi, dy, dx, accumulate: false);
+
+    /// <summary>dx = (accumulate ? dx : 0) + masked dy: the adding and the assigning rule share one loop.</summary>
+    private static unsafe void ClipBackward(ReadOnlySpan<float> x, float lo, float hi, ReadOnlySpan<float> dy, Span<float> dx, bool accumulate)
     {
         if (x.Length != dx.Length || dy.Length != dx.Length) throw new ArgumentException("x, dy and dx differ in length.");
         int n = x.Length, i = 0;
@@ -122,7 +133,7 @@ public static partial class Kernels
                 {
                     var v = Vector512.Load(px + i);
                     var inside = Vector512.GreaterThan(v, vl) & Vector512.LessThan(v, vh);
-                    (Vector512.Load(pdx + i) + (Vector512.Load(pdy + i) & inside)).Store(pdx + i);
+                    ((accumulate ? Vector512.Load(pdx + i) : Vector512<float>.Zero) + (Vector512.Load(pdy + i) & inside)).Store(pdx + i);
                 }
             }
             if (Use256)
@@ -132,10 +143,10 @@ public static partial class Kernels
                 {
                     var v = Vector256.Load(px + i);
                     var inside = Vector256.GreaterThan(v, vl) & Vector256.LessThan(v, vh);
-                    (Vector256.Load(pdx + i) + (Vector256.Load(pdy + i) & inside)).Store(pdx + i);
+                    ((accumulate ? Vector256.Load(pdx + i) : Vector256<float>.Zero) + (Vector256.Load(pdy + i) & inside)).Store(pdx + i);
                 }
             }
-            for (; i < n; i++) pdx[i] += px[i] > lo && px[i] < hi ? pdy[i] : 0f;
+            for (; i < n; i++) pdx[i] = (accumulate ? pdx[i] : 0f) + (px[i] > lo && px[i] < hi ? pdy[i] : 0f);
         }
     }
 
@@ -144,47 +155,24 @@ public static partial class Kernels
         for (int i = 0; i < x.Length; i++) dx[i] += x[i] > lo && x[i] < hi ? dy[i] : 0f;
     }
 
-    /// <summary>
-    /// dx[i] = 0 + (lo &lt; x[i] &lt; hi ? dy[i] : 0): <see cref="ClipBackward"/> into a zeroed dx, without reading dx
-    /// (the "+ 0" turns −0 into +0, as adding into zeros does, so both give the same bits).
-    /// </summary>
-    public static unsafe void ClipBackwardAssign(ReadOnlySpan<float> x, float lo, float hi, ReadOnlySpan<float> dy, Span<float> dx)
-    {
-        if (x.Length != dx.Length || dy.Length != dx.Length) throw new ArgumentException("x, dy and dx differ in length.");
-        int n = x.Length, i = 0;
-        fixed (float* px = x, pdy = dy, pdx = dx)
-        {
-            if (Use512)
-            {
-                Vector512<float> vl = Vector512.Create(lo), vh = Vector512.Create(hi);
-                for (; i + 16 <= n; i += 16)
-                {
-                    var v = Vector512.Load(px + i);
-                    var inside = Vector512.GreaterThan(v, vl) & Vector512.LessThan(v, vh);
-                    (Vector512<float>.Zero + (Vector512.Load(pdy + i) & inside)).Store(pdx + i);
-                }
-            }
-            if (Use256)
-            {
-                Vector256<float> vl = Vector256.Create(lo), vh = Vector256.Create(hi);
-                for (; i + 8 <= n; i += 8)
-                {
-                    var v = Vector256.Load(px + i);
-                    var inside = Vector256.GreaterThan(v, vl) & Vector256.LessThan(v, vh);
-                    (Vector256<float>.Zero + (Vector256.Load(pdy + i) & inside)).Store(pdx + i);
-                }
-            }
-            for (; i < n; i++) pdx[i] = 0f + (px[i] > lo && px[i] < hi ? pdy[i] : 0f);
-        }
-    }
-
     public static void ClipBackwardAssignReference(ReadOnlySpan<float> x, float lo, float hi, ReadOnlySpan<float> dy, Span<float> dx)
     {
         for (int i = 0; i < x.Length; i++) dx[i] = 0f + (x[i] > lo && x[i] < hi ? dy[i] : 0f);
     }
 
     /// <summary>dx[i] += x[i] &gt; 0 ? dy[i] : 0 (ReLU's backward; the subgradient at 0 is 0).</summary>
-    public static unsafe void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    public static void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
+        ReluBackward(x, dy, dx, accumulate: true);
+
+    /// <summary>
+    /// dx[i] = 0 + (x[i] &gt; 0 ? dy[i] : 0): <see cref="ReluBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>
+    /// into a zeroed dx, without reading dx (the "+ 0" turns −0 into +0, as adding into zeros does, so both give the same bits).
+    /// </summary>
+    public static void ReluBackwardAssign(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
+        ReluBackward(x, dy, dx, accumulate: false);
+
+    /// <summary>dx = (accumulate ? dx : 0) + masked dy: the adding and the assigning rule share one loop.</summary>
+    private static unsafe void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, bool accumulate)
     {
         if (x.Length != dx.Length || dy.Length != dx.Length) throw new ArgumentException("x, dy and dx differ in length.");
         int n = x.Length, i = 0;
@@ -195,7 +183,7 @@ public static partial class Kernels
                 for (; i + 16 <= n; i += 16)
                 {
                     var mask = Vector512.GreaterThan(Vector512.Load(px + i), Vector512<float>.Zero);
-                    (Vector512.Load(pdx + i) + (Vector512.Load(pdy + i) & mask)).Store(pdx + i);
+                    ((accumulate ? Vector512.Load(pdx + i) : Vector512<float>.Zero) + (Vector512.Load(pdy + i) & mask)).Store(pdx + i);
                 }
             }
             if (Use256)
@@ -203,46 +191,16 @@ public static partial class Kernels
                 for (; i + 8 <= n; i += 8)
                 {
                     var mask = Vector256.GreaterThan(Vector256.Load(px + i), Vector256<float>.Zero);
-                    (Vector256.Load(pdx + i) + (Vector256.Load(pdy + i) & mask)).Store(pdx + i);
+                    ((accumulate ? Vector256.Load(pdx + i) : Vector256<float>.Zero) + (Vector256.Load(pdy + i) & mask)).Store(pdx + i);
                 }
             }
-            for (; i < n; i++) pdx[i] += px[i] > 0f ? pdy[i] : 0f;
+            for (; i < n; i++) pdx[i] = (accumulate ? pdx[i] : 0f) + (px[i] > 0f ? pdy[i] : 0f);
         }
     }
 
     public static void ReluBackwardReference(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
         for (int i = 0; i < x.Length; i++) dx[i] += x[i] > 0f ? dy[i] : 0f;
-    }
-
-    /// <summary>
-    /// dx[i] = 0 + (x[i] &gt; 0 ? dy[i] : 0): <see cref="ReluBackward"/> into a zeroed dx, without reading dx
-    /// (the "+ 0" turns −0 into +0, as adding into zeros does, so both give the same bits).
-    /// </summary>
-    public static unsafe void ReluBackwardAssign(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
-    {
-        if (x.Length != dx.Length || dy.Length != dx.Length) throw new ArgumentException("x, dy and dx differ in length.");
-        int n = x.Length, i = 0;
-        fixed (float* px = x, pdy = dy, pdx = dx)
-        {
-            if (Use512)
-            {
-                for (; i + 16 <= n; i += 16)
-                {
-                    var mask = Vector512.GreaterThan(Vector512.Load(px + i), Vector512<float>.Zero);
-                    (Vector512<float>.Zero + (Vector512.Load(pdy + i) & mask)).Store(pdx + i);
-                }
-            }
-            if (Use256)
-            {
-                for (; i + 8 <= n; i += 8)
-                {
-                    var mask = Vector256.GreaterThan(Vector256.Load(px + i), Vector256<float>.Zero);
-                    (Vector256<float>.Zero + (Vector256.Load(pdy + i) & mask)).Store(pdx + i);
-                }
-            }
-            for (; i < n; i++) pdx[i] = 0f + (px[i] > 0f ? pdy[i] : 0f);
-        }
     }
 
     public static void ReluBackwardAssignReference(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
