@@ -3,12 +3,6 @@ namespace AdvVis.Kernels.Tests;
 
 public class ConvolutionGemmTests
 {
-    private static float[] Random(int n, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-    }
-
     private static ConvGeometry Geometry(int c, int h, int w, int kh, int kw, int stride, int pad, int dilation)
     {
         int oh = (h + 2 * pad - ((kh - 1) * dilation + 1)) / stride + 1;
@@ -50,10 +44,10 @@ public class ConvolutionGemmTests
         int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
         // Strides larger than the data they hold: other channels of a grouped layout sit in between.
         int xStride = c * h * wd + 5, yStride = m * plane + 3;
-        var x = Random(images * xStride, seed);
-        var w = Random(m * k, seed + 1);
-        var bias = withBias ? Random(m, seed + 2) : null;
-        var y0 = Random(images * yStride, seed + 3);
+        var x = TestSupport.RandomValues(images * xStride, seed);
+        var w = TestSupport.RandomValues(m * k, seed + 1);
+        var bias = withBias ? TestSupport.RandomValues(m, seed + 2) : null;
+        var y0 = TestSupport.RandomValues(images * yStride, seed + 3);
         var expected = Reference(x, xStride, g, images, w, m, bias, y0, yStride, accumulate);
         var actual = (float[])y0.Clone();
         if (direct) Kernels.DirectConvolution(x, xStride, g, images, w, m, bias, actual, yStride, accumulate);
@@ -114,16 +108,15 @@ public class ConvolutionGemmTests
     {
         var g = Geometry(19, 12, 12, 3, 3, 1, 1, 1);
         int images = 5, m = 21, plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
-        var x = Random(images * 19 * 144, 1); var w = Random(m * k, 2); var bias = Random(m, 3);
-        float[] Run(int threads, bool vector256, bool scalar)
+        var x = TestSupport.RandomValues(images * 19 * 144, 1); var w = TestSupport.RandomValues(m * k, 2); var bias = TestSupport.RandomValues(m, 3);
+        float[] Run(int threads, bool vector256, bool scalar) => TestSupport.WithThreads(threads, () =>
         {
             var y = new float[images * m * plane];
-            int before = Parallelism.MaxThreads;
-            Parallelism.MaxThreads = threads; Kernels.ForceVector256Gemm = vector256; Kernels.ForceScalarGemm = scalar;
+            Kernels.ForceVector256Gemm = vector256; Kernels.ForceScalarGemm = scalar;
             try { Kernels.ConvolutionGemm(x, 19 * 144, g, images, w, m, k, bias, y, m * plane, accumulate: false); }
-            finally { Parallelism.MaxThreads = before; Kernels.ForceVector256Gemm = false; Kernels.ForceScalarGemm = false; }
+            finally { Kernels.ForceVector256Gemm = false; Kernels.ForceScalarGemm = false; }
             return y;
-        }
+        });
         var one = Run(1, false, false);
         Assert.Equal(one, Run(2, false, false));
         Assert.Equal(one, Run(3, false, false));
@@ -136,7 +129,7 @@ public class ConvolutionGemmTests
     {
         var g = Geometry(7, 9, 9, 3, 3, 1, 1, 1);
         int images = 3, m = 13, plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
-        var x = Random(images * 7 * 81, 4); var w = Random(m * k, 5); var bias = Random(m, 6);
+        var x = TestSupport.RandomValues(images * 7 * 81, 4); var w = TestSupport.RandomValues(m * k, 5); var bias = TestSupport.RandomValues(m, 6);
         var direct = new float[images * m * plane]; var prepacked = new float[direct.Length];
         Kernels.ConvolutionGemm(x, 7 * 81, g, images, w, m, k, bias, direct, m * plane, accumulate: false);
         var filters = Kernels.PackFilters(w, m, k, k);
@@ -151,7 +144,7 @@ public class ConvolutionGemmTests
     {
         foreach (int length in new[] { 1, 31, 32, 33, 100, 257 })
         {
-            var w = Random(length, length);
+            var w = TestSupport.RandomValues(length, length);
             var before = WeightFingerprint.Of(w);
             Assert.Equal(before, WeightFingerprint.Of((float[])w.Clone()));
             for (int i = 0; i < length; i++)

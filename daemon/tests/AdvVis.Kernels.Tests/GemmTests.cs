@@ -3,15 +3,9 @@ namespace AdvVis.Kernels.Tests;
 
 public class GemmTests
 {
-    private static float[] Random(int n, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-    }
-
     private static void Check(bool ta, bool tb, int m, int n, int k, float alpha, float beta, bool scalar)
     {
-        var a = Random(m * k, 1); var b = Random(k * n, 2); var c0 = Random(m * n, 3);
+        var a = TestSupport.RandomValues(m * k, 1); var b = TestSupport.RandomValues(k * n, 2); var c0 = TestSupport.RandomValues(m * n, 3);
         int lda = ta ? m : k, ldb = tb ? k : n;
         var expected = (float[])c0.Clone(); var actual = (float[])c0.Clone();
         Kernels.GemmReference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, expected, n);
@@ -75,19 +69,13 @@ public class GemmTests
             Check(ta, tb, m, 1000, 1280, 1f, 0f, scalar: false);
             Check(ta, tb, m, 33, 7, 0.5f, -2f, scalar: false);
         }
-        var a = Random(3 * 700, 6); var b = Random(900 * 700, 7);
-        float[] Run(int threads)
+        var a = TestSupport.RandomValues(3 * 700, 6); var b = TestSupport.RandomValues(900 * 700, 7);
+        float[] Run(int threads) => TestSupport.WithThreads(threads, () =>
         {
-            var before = Parallelism.MaxThreads;
-            Parallelism.MaxThreads = threads;
-            try
-            {
-                var c = new float[3 * 900];
-                Kernels.Gemm(false, true, 3, 900, 700, 1f, a, 700, b, 700, 0f, c, 900);
-                return c;
-            }
-            finally { Parallelism.MaxThreads = before; }
-        }
+            var c = new float[3 * 900];
+            Kernels.Gemm(false, true, 3, 900, 700, 1f, a, 700, b, 700, 0f, c, 900);
+            return c;
+        });
         Assert.Equal(Run(1), Run(2));
         Assert.Equal(Run(1), Run(3));
     }
@@ -95,19 +83,13 @@ public class GemmTests
     [Fact]
     public void ResultsDoNotDependOnThreadCount()
     {
-        var a = Random(300 * 200, 4); var b = Random(200 * 150, 5);
-        float[] Run(int threads)
+        var a = TestSupport.RandomValues(300 * 200, 4); var b = TestSupport.RandomValues(200 * 150, 5);
+        float[] Run(int threads) => TestSupport.WithThreads(threads, () =>
         {
-            var before = Parallelism.MaxThreads;
-            Parallelism.MaxThreads = threads;
-            try
-            {
-                var c = new float[300 * 150];
-                Kernels.Gemm(false, false, 300, 150, 200, 1f, a, 200, b, 150, 0f, c, 150);
-                return c;
-            }
-            finally { Parallelism.MaxThreads = before; }
-        }
+            var c = new float[300 * 150];
+            Kernels.Gemm(false, false, 300, 150, 200, 1f, a, 200, b, 150, 0f, c, 150);
+            return c;
+        });
         Assert.Equal(Run(1), Run(2));
         Assert.Equal(Run(1), Run(4));
     }
