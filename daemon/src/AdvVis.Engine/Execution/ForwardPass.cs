@@ -136,7 +136,7 @@ public sealed class ForwardPass
             }
             catch (EngineException e) when (node.Op is not Unsupported)
             {
-                throw new EngineException($"Node '{node.Name}' ({node.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "none"))}: {e.Message}", e);
+                throw NodeFailed(node, inputs, e);
             }
             if (Profiler.Enabled) Profiler.Add(Profiler.Key(node, inputs) + " fwd", started);
             if (options.RecordForBackward) rawOutputs[ni] = outputs;
@@ -200,7 +200,7 @@ public sealed class ForwardPass
         }
         catch (EngineException e)
         {
-            throw new EngineException($"Node '{conv.Name}' ({conv.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "none"))}: {e.Message}", e);
+            throw NodeFailed(conv, inputs, e);
         }
         if (Profiler.Enabled) Profiler.Add(Profiler.Key(conv, inputs) + " +" + activation.OpType + " fwd", started);
         saved[conv.Index] = null;
@@ -215,6 +215,10 @@ public sealed class ForwardPass
         }
         scope?.Adopt(recorded ? [values[output], y] : [values[output]]);
     }
+
+    /// <summary>An op's error, with the node that raised it and the inputs it was given.</summary>
+    private static EngineException NodeFailed(ModelNode node, Tensor?[] inputs, EngineException e) =>
+        new($"Node '{node.Name}' ({node.OpType}) failed on inputs {string.Join(", ", inputs.Select(t => t?.ToString() ?? "none"))}: {e.Message}", e);
 
     private static bool SharesStorage(Tensor?[] values, float[] data)
     {
