@@ -7,7 +7,7 @@ import { exportButtons, toCsv } from '../shared/exporting';
 import { heatmapCanvas } from '../shared/heatmap';
 import { toExplanation, toLayer } from '../shared/convert';
 import type { Explanation, ExplanationBundle, Prediction } from '../shared/messages';
-import type { LayerActivationMapsResult, LayerReduceResult } from '../../vscode-advvis/src/daemon/protocol';
+import type { LayerActivationMapsResult, LayerReduceResult, NeuronsEditResult } from '../../vscode-advvis/src/daemon/protocol';
 import { drawFlow, flowSvgForExport } from './flowView';
 import { drawLayer } from './layerView';
 import { drawNeurons, neuronKey } from './neurons';
@@ -16,6 +16,7 @@ import { drawAttribution } from './attribution';
 const app = document.getElementById('app')!;
 let bundle: ExplanationBundle | null = null;
 const editSet = new Set<string>(getState().selectedUnits?.map(String) ?? []);
+let lastEdit: NeuronsEditResult | undefined;
 
 connect(message => {
     switch (message.type) {
@@ -29,18 +30,11 @@ connect(message => {
             bundle = { ...bundle, ...(message.body as Partial<ExplanationBundle>) };
             render();
             break;
-        case 'editResult': {
-            const result = message.body;
-            const box = document.getElementById('edit-result');
-            if (box) {
-                const rate = (value?: number) => (value === undefined ? 'n/a' : `${(100 * value).toFixed(1)}%`);
-                box.textContent = result.before && result.after
-                    ? `${result.count} units deleted. Attack success rate ${rate(result.before.successRate)} → ${rate(result.after.successRate)}; clean accuracy ${rate(result.before.cleanAccuracy)} → ${rate(result.after.cleanAccuracy)}.`
-                    : `${result.count} units deleted.`;
-                box.dataset.count = String(result.count);
-            }
+        case 'editResult':
+            // Kept, not only written into the box: parts still arriving re-render the panel.
+            lastEdit = message.body;
+            showEditResult();
             break;
-        }
         case 'error':
             showError(app, message.message);
             break;
@@ -290,6 +284,19 @@ function neurons(explanation: Explanation): void {
     const result = document.createElement('div');
     result.id = 'edit-result';
     container.append(edit, restore, result);
+    showEditResult();
+}
+
+/** The last neurons/edit answer, in the box under the edit buttons (if the neuron table is drawn). */
+function showEditResult(): void {
+    const box = document.getElementById('edit-result');
+    if (!box || !lastEdit) return;
+    const result = lastEdit;
+    const rate = (value?: number) => (value === undefined ? 'n/a' : `${(100 * value).toFixed(1)}%`);
+    box.textContent = result.before && result.after
+        ? `${result.count} units deleted. Attack success rate ${rate(result.before.successRate)} → ${rate(result.after.successRate)}; clean accuracy ${rate(result.before.cleanAccuracy)} → ${rate(result.after.cleanAccuracy)}.`
+        : `${result.count} units deleted.`;
+    box.dataset.count = String(result.count);
 }
 
 function deletions(): { layer: string; units: number[] }[] {

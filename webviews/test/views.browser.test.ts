@@ -176,6 +176,10 @@ describe('Explanation panel', () => {
         expect((await view.posted()).filter(m => m.type === 'editNeurons').at(-1)).toEqual({ type: 'editNeurons', deletions: [{ layer: layers[6], units: [5] }] });
         await view.send({ type: 'editResult', body: { edits: [{ layer: layers[6], units: [5] }], count: 1, before: { cleanAccuracy: 1, successRate: 1 }, after: { cleanAccuracy: 1, successRate: 0 } } });
         expect(await view.page.locator('#edit-result').textContent()).toContain('success rate 100.0% → 0.0%');
+        // A part arriving afterwards re-renders the panel; the edit result stays.
+        await view.send({ type: 'update', body: { pending: [] } });
+        expect(await view.page.locator('#edit-result').textContent()).toContain('success rate 100.0% → 0.0%');
+        expect(await view.page.locator('#edit-result').getAttribute('data-count')).toBe('1');
 
         await view.page.locator('#flow button[data-export="svg"]').click();
         await expect.poll(async () => (await view.posted()).find(m => m.type === 'export')).toMatchObject({ format: 'svg', name: 'flow-view', encoding: 'utf8' });

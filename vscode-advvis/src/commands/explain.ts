@@ -8,11 +8,11 @@ import { backgroundSize, describeAttack } from '../config';
 import { DaemonError } from '../daemon/client';
 import { describeError, isCancelled, isMissingMethod } from '../daemon/errors';
 import { inlineFiles } from '../daemon/inline';
-import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName, ParamsOf } from '../daemon/protocol';
+import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName, NeuronsEditResult, ParamsOf } from '../daemon/protocol';
 import type { ExplanationBundle, WebviewMessage } from '../../../webviews/shared/messages';
 import { attachWebview, webviewOptions, type WebviewChannel } from '../panels/webviewHost';
 import { currentAttack, modelEntry, pickModel } from './pickers';
-import { applyPart, explanationParts } from './explainParts';
+import { applyPart, explanationParts, type ExplanationPart } from './explainParts';
 
 export const imageExtensions = ['.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.pgm', '.npy'];
 const panelMethods: readonly MethodName[] = ['layer/reduce', 'layer/activationMaps', 'unit/receptiveFields', 'unit/connections', 'unit/visualize', 'neurons/rank'];
@@ -68,7 +68,7 @@ async function pickImage(): Promise<string | undefined> {
     return picked?.[0]?.fsPath;
 }
 
-/** The explanation webview panel: one per image; restored with its state after a reload via the serializer. */
+/** The explanation webview panel: one per model and image; a webview reloaded (hidden and shown again) gets the bundle and the last edit result again. */
 export class ExplanationPanel {
     static readonly viewType = 'advvis.explanation';
     private static readonly panels = new Map<string, ExplanationPanel>();
@@ -88,11 +88,24 @@ export class ExplanationPanel {
         if (/\.(png|jpe?g|bmp)$/i.test(bundle.imagePath)) bundle.imageUri = panel.webview.asWebviewUri(vscode.Uri.file(bundle.imagePath)).toString();
         this.channel = attachWebview(ctx, panel.webview, 'explain', panel.title, panelMethods, message => void this.onMessage(message));
         panel.onDidDispose(() => { this.disposed = true; this.cancel.cancel(); this.cancel.dispose(); this.channel.dispose(); });
-        let loading = false;
-        this.channel.onReady(() => {
-            void this.channel.post({ type: 'init', view: 'explain', body: this.bundle });
-            if (!loading) { loading = true; void this.loadParts(); }
-        });
+        this.channel.onReady(() => void this.onReady());
+    }
+
+    private planned?: Promise<ExplanationPart[]>;
+    private lastEdit?: NeuronsEditResult;
+
+    /**
+     * The webview (re)loaded: send it the bundle, and the first time start the parts. The parts are planned before the
+     * first `init`, so the panel never shows a moment in which nothing is pending yet (it would look complete).
+     */
+    private async onReady(): Promise<void> {
+        const first = !this.planned;
+        this.planned ??= this.planParts();
+        const runnable = await this.planned;
+        if (this.disposed) return;
+        void this.channel.post({ type: 'init', view: 'explain', body: this.bundle });
+        if (this.lastEdit) void this.channel.post({ type: 'editResult', body: this.lastEdit });
+        if (first) await this.loadParts(runnable);
     }
 
     private disposed = false;
@@ -103,12 +116,24 @@ export class ExplanationPanel {
         if (!this.disposed) void this.channel.post({ type: 'update', body: patch });
     }
 
-    /** The views after explain/run: Flow View profiles, Layer View at the diverging point, RFs, vulnerability maps, attribution graph. */
-    private async loadParts(): Promise<void> {
+    /** Which parts to request (marked pending in the bundle) and which are skipped, with why (marked missing). */
+    private async planParts(): Promise<ExplanationPart[]> {
         const b = this.bundle;
-        const parts = explanationParts(b, await this.background());
+        let background: ItemsRef | undefined;
+        try {
+            background = await this.background();
+        } catch (error) {
+            // An unreadable folder or advvis.json costs the Flow View (its part says there is no background), not the panel.
+            this.ctx.output.warn(`background images for ${b.imagePath}: ${(error as Error).message}`);
+        }
+        const parts = explanationParts(b, background);
         const runnable = parts.filter(part => !part.skip);
-        this.update({ pending: [...new Set(runnable.map(part => part.method))], missing: [...b.missing, ...parts.filter(part => part.skip).map(part => ({ method: part.method, message: part.skip! }))] });
+        this.bundle = { ...b, pending: [...new Set(runnable.map(part => part.method))], missing: [...b.missing, ...parts.filter(part => part.skip).map(part => ({ method: part.method, message: part.skip! }))] };
+        return runnable;
+    }
+
+    /** The views after explain/run: Flow View profiles, Layer View at the diverging point, RFs, vulnerability maps, attribution graph. */
+    private async loadParts(runnable: ExplanationPart[]): Promise<void> {
         await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AdvVis: computing the views', cancellable: true }, async (progress, token) => {
             token.onCancellationRequested(() => this.cancel.cancel());
             for (const [index, part] of runnable.entries()) {
@@ -157,6 +182,8 @@ export class ExplanationPanel {
                 // prediction (the class the attack moves it away from) when its true label is unknown.
                 () => this.ctx.request('neurons/edit', { model: b.model, deletions: message.deletions,
                     items: { images: [b.imagePath], ...(b.explain ? { labels: [b.explain.benign.class] } : {}) }, attack: b.attack }, { onProgress: () => undefined }));
+            // Kept for a reloaded webview (it gets the result again after its init).
+            this.lastEdit = result;
             void this.channel.post({ type: 'editResult', body: result });
         } catch (error) {
             this.ctx.showError('neurons/edit', error);
