@@ -84,7 +84,8 @@ internal static class BenchCommand
 
     /// <summary>
     /// `advvis bench --conv N,C,S,M,K,STRIDE,PAD [--threads T]`: GFLOP/s of the engine's convolution of N images of C
-    /// channels S x S by M filters K x K (implicit GEMM, and the direct kernel for few output channels), and of a plain
+    /// channels S x S by M filters K x K (implicit GEMM; the direct kernel for few output channels; Winograd for 3x3 unit
+    /// strides, counted in the direct sum's flops), and of a plain
     /// GEMM of the same M x (N·P) x (C·K·K) size for comparison.
     /// </summary>
     private static int Convolution(ParsedArgs args, string spec)
@@ -106,7 +107,9 @@ internal static class BenchCommand
         var x = Random((long)n * c * size * size); var w = Random((long)m * depth); var y = new float[(long)n * m * plane];
         var cols = Random((long)depth * n * plane); var product = new float[(long)m * n * plane];
         double flop = 2.0 * m * depth * n * plane;
-        var conv = Measure(() => Kernels.Kernels.ConvolutionGemm(x, c * size * size, g, n, w, m, depth, default, y, m * plane, false), repeats);
+        // Filters prepared once, as the engine keeps them per model.
+        var packed = Kernels.Kernels.PackFilters(w, m, depth, depth);
+        var conv = Measure(() => Kernels.Kernels.ConvolutionGemm(x, c * size * size, g, n, packed, default, y, m * plane, false), repeats);
         var gemm = Measure(() => Kernels.Kernels.Gemm(false, false, m, n * plane, depth, 1f, w, depth, cols, n * plane, 0f, product, n * plane), repeats);
         double convGflops = flop / conv[conv.Count / 2] / 1e9, gemmGflops = flop / gemm[gemm.Count / 2] / 1e9;
         double? directGflops = null;
@@ -115,11 +118,21 @@ internal static class BenchCommand
             var direct = Measure(() => Kernels.Kernels.DirectConvolution(x, c * size * size, g, n, w, m, default, y, m * plane, false), repeats);
             directGflops = flop / direct[direct.Count / 2] / 1e9;
         }
+        // Winograd does fewer multiplications; its figure is the direct sum's flops over its time, so the three compare.
+        double? winogradGflops = null;
+        if (Kernels.Kernels.SupportsWinograd(g))
+        {
+            var transformed = Kernels.Kernels.TransformFilters(w, m, c);
+            var winograd = Measure(() => Kernels.Kernels.WinogradConvolution(x, c * size * size, g, n, transformed, default, y, m * plane, false), repeats);
+            winogradGflops = flop / winograd[winograd.Count / 2] / 1e9;
+        }
+        string Text(double? value) => value is { } v ? v.ToString("F1") : "n/a";
         if (args.Has("--json"))
-            CliApp.WriteJson(new JsonObject { ["conv"] = spec, ["threads"] = threads, ["convGflops"] = convGflops, ["directGflops"] = directGflops, ["gemmGflops"] = gemmGflops });
+            CliApp.WriteJson(new JsonObject { ["conv"] = spec, ["threads"] = threads, ["convGflops"] = convGflops, ["directGflops"] = directGflops,
+                ["winogradGflops"] = winogradGflops, ["gemmGflops"] = gemmGflops });
         else
             Console.WriteLine($"conv {n}x{c}x{size}x{size} * {m}x{c}x{k}x{k} stride {stride} pad {pad}  threads {threads}  " +
-                              $"{convGflops:F1} GFLOP/s  (direct: {(directGflops is { } d ? d.ToString("F1") : "n/a")}; GEMM {m}x{n * plane}x{depth}: {gemmGflops:F1})");
+                              $"{convGflops:F1} GFLOP/s  (direct: {Text(directGflops)}; Winograd: {Text(winogradGflops)}; GEMM {m}x{n * plane}x{depth}: {gemmGflops:F1})");
         return 0;
     }
 

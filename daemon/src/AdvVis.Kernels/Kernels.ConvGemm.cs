@@ -73,17 +73,23 @@ public static partial class Kernels
         {
             fixed (float* pw0 = w, pa0 = packed)
             {
-                nint pw = (nint)pw0, pa = (nint)pa0;
-                int depthBlocks = (k + KC - 1) / KC, rowBlocks = (m + MC - 1) / MC;
-                Parallelism.For(depthBlocks * rowBlocks, (long)mPadded * k * 8, job =>
-                {
-                    int k0 = job / rowBlocks * KC, m0 = job % rowBlocks * MC;
-                    int kc = Math.Min(KC, k - k0);
-                    PackA(false, (float*)pw, ldw, m0, Math.Min(MC, m - m0), k0, kc, (float*)pa + (nint)mPadded * k0 + (nint)m0 * kc);
-                });
+                PackFiltersCore((nint)pw0, m, ldw, k, (nint)pa0);
             }
         }
         return new PackedFilters(m, k, packed) { Source = source };
+    }
+
+    /// <summary>PackFilters into <paramref name="pa"/> (RowsPadded · k floats, rows past m left as they are: zero).</summary>
+    private static unsafe void PackFiltersCore(nint pw, int m, int ldw, int k, nint pa)
+    {
+        int mPadded = (m + MR - 1) / MR * MR;
+        int depthBlocks = (k + KC - 1) / KC, rowBlocks = (m + MC - 1) / MC;
+        Parallelism.For(depthBlocks * rowBlocks, (long)mPadded * k * 8, job =>
+        {
+            int k0 = job / rowBlocks * KC, m0 = job % rowBlocks * MC;
+            int kc = Math.Min(KC, k - k0);
+            PackA(false, (float*)pw, ldw, m0, Math.Min(MC, m - m0), k0, kc, (float*)pa + (nint)mPadded * k0 + (nint)m0 * kc);
+        });
     }
 
     /// <summary>One run of consecutive panel columns that read consecutive pixels of one image.</summary>

@@ -92,6 +92,26 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void ConvWinogradLayers()
+    {
+        // 64-256 channels, 64+ filters, 128+ tiles of 2x2 outputs: forward and input gradient by Winograd F(2x2, 3x3),
+        // with different input and output channel counts (the input gradient's filters are transposed) and in groups.
+        var x = R(2, 64, 16, 16); var w = R(96, 64, 3, 3); var b = R(96);
+        var conv = new Conv(Window([3, 3], [1, 1], [1, 1, 1, 1]), 1);
+        var y = conv.Forward([x, w, b], out _)[0];
+        // The forward against the implicit GEMM (the direct sum, deterministic in its own order).
+        var g = new AdvVis.Kernels.ConvGeometry(64, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, 16);
+        var expected = new float[y.Length];
+        AdvVis.Kernels.Kernels.ConvolutionGemm(x.Data, 64 * 256, g, 2, w.Data, 96, 64 * 9, b.Data, expected, 96 * 256, accumulate: false);
+        double worst = 0, scale = expected.Max(v => Math.Abs(v));
+        for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(expected[i] - y.Data[i]));
+        Assert.True(worst <= 1e-5 * scale, $"Winograd forward differs from the direct sum by {worst:G3} (scale {scale:G3})");
+        Assert.NotEqual(expected, y.Data); // so this shape really took the Winograd path (its roundings differ)
+        GradCheck.Op(conv, [x, w, b], [0, 1, 2]);
+        GradCheck.Op(new Conv(Window([3, 3], [1, 1], [1, 1, 1, 1]), 2), [R(2, 128, 16, 16), R(128, 64, 3, 3)], [0, 1]);
+    }
+
+    [Fact]
     public void ConvAutoPadAndOneD()
     {
         GradCheck.Op(new Conv(Window([3, 3], [2, 2], autoPad: "SAME_UPPER"), 1), [R(1, 2, 5, 6), R(3, 2, 3, 3)], [0, 1]);

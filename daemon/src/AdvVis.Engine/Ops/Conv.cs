@@ -1,6 +1,7 @@
 // 2-D convolution (1-D runs as 2-D with height 1): grouped, depthwise, strided, padded, dilated.
-// Forward is an implicit GEMM (Kernels.ConvolutionGemm: im2col gathered panel by panel, never materialised).
-// Backward: dX for unit strides is the convolution of dY by the transposed, flipped filters (the same implicit GEMM);
+// Forward is an implicit GEMM (Kernels.ConvolutionGemm: im2col gathered panel by panel, never materialised), the direct
+// kernel for few filters, or Winograd F(2x2, 3x3) for wide 3x3 unit-stride layers.
+// Backward: dX for unit strides is the convolution of dY by the transposed, flipped filters (the same kernels);
 // for other strides dX = col2im(Wᵀ·dY); dW = dY·colᵀ, dB = Σ dY.
 using System.Buffers;
 using System.Runtime.CompilerServices;
@@ -129,6 +130,14 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         // Implicit GEMM over the whole batch, group by group: Y[n, group] = W[group] · im2col(X[n, group]) + B
         // (or the direct kernel when there are few output channels).
         int k = p.Cg * p.KH * p.KW;
+        if (UseWinograd(p.G, p.Mg, p.N))
+        {
+            var transformed = TransformedFilters(w, p, flipped: false);
+            for (int gi = 0; gi < group; gi++)
+                Kernels.Kernels.WinogradConvolution(x.Data.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, p.G, p.N, transformed[gi],
+                    b is null ? default : b.Data.AsSpan(gi * p.Mg, p.Mg), y.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, accumulate: false, clamp);
+            return y;
+        }
         bool direct = UseDirect(p.G, p.Mg);
         var filters = direct ? null : Filters(w, p, flipped: false);
         for (int gi = 0; gi < group; gi++)
@@ -143,37 +152,78 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         return y;
     }
 
-    // Packed filters of constant weights, made once per weight tensor and direction (see Filters).
+    // Packed (or Winograd-transformed) filters of constant weights, made once per weight tensor and direction (see Filters).
     private static readonly ConditionalWeakTable<Tensor, PackedFilters[]?[]> PackedCache = new();
+    private static readonly ConditionalWeakTable<Tensor, WinogradFilters[]?[]> WinogradCache = new();
 
     /// <summary>
     /// W packed per group for the implicit GEMM: as is (forward), or transposed and flipped (the unit-stride input
     /// gradient: filter c's row m, tap t is W[m, c, taps − 1 − t]). A model's weights are constants, so their packing is
     /// kept with the weight tensor (freed with it) and reused by every later pass; computed weights are packed per call.
     /// </summary>
-    private PackedFilters[] Filters(Tensor w, Plan p, bool flipped)
+    private PackedFilters[] Filters(Tensor w, Plan p, bool flipped) =>
+        Cached(PackedCache, w, p, flipped, packed => packed.Source, PackFilters);
+
+    /// <summary>W transformed per group for Winograd: as is (forward) or transposed and flipped (unit-stride input gradient).</summary>
+    private WinogradFilters[] TransformedFilters(Tensor w, Plan p, bool flipped) =>
+        Cached(WinogradCache, w, p, flipped, transformed => transformed.Source, TransformFilters);
+
+    /// <summary>
+    /// What <paramref name="make"/> derives from constant weights, kept with the weight tensor (one slot per direction);
+    /// computed weights are prepared per call.
+    /// </summary>
+    private T[] Cached<T>(ConditionalWeakTable<Tensor, T[]?[]> cache, Tensor w, Plan p, bool flipped, Func<T, WeightFingerprint?> sourceOf,
+        Func<Tensor, Plan, bool, T[]> make) where T : class
     {
-        if (!w.IsConstant) return PackFilters(w, p, flipped);
-        var slots = PackedCache.GetValue(w, _ => new PackedFilters[]?[2]);
+        if (!w.IsConstant) return make(w, p, flipped);
+        var slots = cache.GetValue(w, _ => new T[]?[2]);
         int slot = flipped ? 1 : 0;
-        var packed = Volatile.Read(ref slots[slot]);
+        var prepared = Volatile.Read(ref slots[slot]);
         // The group count is part of the layout (a weight shared by convolutions with different groups repacks), and a
         // caller may still have written into the weights (finite differences do): the fingerprint catches that.
-        if (packed is null || packed.Length != group || !SameWeights(w, p, packed))
+        if (prepared is null || prepared.Length != group || !SameWeights(w, p, prepared, sourceOf))
         {
-            packed = PackFilters(w, p, flipped);
-            Volatile.Write(ref slots[slot], packed);
+            prepared = make(w, p, flipped);
+            Volatile.Write(ref slots[slot], prepared);
         }
-        return packed;
+        return prepared;
     }
 
-    private static bool SameWeights(Tensor w, Plan p, PackedFilters[] packed)
+    private static bool SameWeights<T>(Tensor w, Plan p, T[] prepared, Func<T, WeightFingerprint?> sourceOf)
     {
         int k = p.Cg * p.KH * p.KW;
-        for (int gi = 0; gi < packed.Length; gi++)
-            if (packed[gi].Source is not { } source || !source.Equals(WeightFingerprint.Of(w.Data.AsSpan(gi * p.Mg * k, p.Mg * k))))
+        for (int gi = 0; gi < prepared.Length; gi++)
+            if (sourceOf(prepared[gi]) is not { } source || !source.Equals(WeightFingerprint.Of(w.Data.AsSpan(gi * p.Mg * k, p.Mg * k))))
                 return false;
         return true;
+    }
+
+    private WinogradFilters[] TransformFilters(Tensor w, Plan p, bool flipped)
+    {
+        int k = p.Cg * p.KH * p.KW;
+        var result = new WinogradFilters[group];
+        for (int gi = 0; gi < group; gi++)
+        {
+            var source = w.IsConstant ? WeightFingerprint.Of(w.Data.AsSpan(gi * p.Mg * k, p.Mg * k)) : null;
+            result[gi] = flipped
+                ? Kernels.Kernels.TransformFilters(FlippedFilters(w, p, gi), p.Cg, p.Mg, source)
+                : Kernels.Kernels.TransformFilters(w.Data.AsSpan(gi * p.Mg * k, p.Mg * k), p.Mg, p.Cg, source);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Winograd F(2x2, 3x3) does 2.25x fewer multiply-adds; it wins where 64-256 channels meet 64+ filters over at least
+    /// 128 tiles (`advvis bench --conv`, 2 threads, direct-sum GFLOP/s: ResNet-18's 64x32x32 b64 448 vs 258 by implicit
+    /// GEMM, 128x16x16 522 vs 310, 256x8x8 563 vs 400, 64x32x32 b1 397 vs 319; but 512x4x4 b64 381 vs 407 (its
+    /// transformed panel outgrows L2), 128x16x16 b1 (64 tiles) even, 256x8x8 b1 224 vs 299, 32 channels or fewer at
+    /// most 10% ahead and 56x56x32 behind).
+    /// </summary>
+    private static bool UseWinograd(in ConvGeometry g, int outputChannels, int images)
+    {
+        long tiles = (long)images * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2);
+        return Kernels.Kernels.SupportsWinograd(g) && g.Channels is >= 64 and <= 256 && outputChannels >= 64 && tiles >= 128
+               && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
     }
 
     /// <summary>
@@ -283,10 +333,15 @@ public sealed class Conv(WindowAttributes window, int group) : Op
             var transposed = new ConvGeometry(p.Mg, p.G.OutHeight, p.G.OutWidth, p.KH, p.KW, 1, 1,
                 p.G.DilationH * (p.KH - 1) - p.G.PadTop, p.G.DilationW * (p.KW - 1) - p.G.PadLeft,
                 p.G.DilationH, p.G.DilationW, p.H, p.W);
-            bool direct = UseDirect(transposed, p.Cg);
-            var filters = direct ? null : Filters(w, p, flipped: true);
+            bool winograd = UseWinograd(transposed, p.Cg, p.N);
+            var transformed = winograd ? TransformedFilters(w, p, flipped: true) : null;
+            bool direct = !winograd && UseDirect(transposed, p.Cg);
+            var filters = winograd || direct ? null : Filters(w, p, flipped: true);
             for (int gi = 0; gi < group; gi++)
-                if (direct)
+                if (winograd)
+                    Kernels.Kernels.WinogradConvolution(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
+                        transformed![gi], default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
+                else if (direct)
                     Kernels.Kernels.DirectConvolution(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
                         FlippedFilters(w, p, gi), p.Cg, default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
                 else
