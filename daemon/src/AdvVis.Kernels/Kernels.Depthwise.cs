@@ -1,6 +1,6 @@
-// Direct depthwise convolution of one channel plane (MobileNet's 3x3 convolutions): no im2col, SIMD along output rows.
-// A strided row is first split into its stride phases (phase r holds pixels r, r+s, r+2s, ...), which turns every
-// kernel tap into a contiguous multiply-add over a run of output columns, whatever the stride.
+// Direct depthwise convolution of one channel plane (MobileNet's 3x3 convolutions): no im2col, SIMD over the whole plane.
+// A strided plane is first split into its stride phases (phase (a, b) holds pixels (r·sh + a, c·sw + b)), which turns
+// every kernel tap into a contiguous multiply-add over the plane's outputs, whatever the stride.
 // Per output element the taps add up in the order kh, kw (skipping padding), exactly as the *Reference loops do.
 using System.Runtime.Intrinsics;
 
@@ -40,93 +40,105 @@ public static partial class Kernels
 
     /// <summary>
     /// y[oh, ow] = Σ_{kh, kw} x[oh·sh − pt + kh·dh, ow·sw − pl + kw·dw] · k[kh, kw] over one plane.
-    /// The plane is first copied into a zero-padded scratch (each row split into its stride phases), so every tap of
-    /// a run of output columns is one contiguous vector load; each output vector adds its taps in registers.
-    /// Padding taps add 0·k, which leaves every sum unchanged, so the result equals the reference, which skips them.
+    /// The zero-padded plane is first split into its sh x sw stride phases (phase (a, b) holds padded pixel
+    /// (r·sh + a, c·sw + b) at row r, column c). Then every tap reads one phase at a fixed offset from the output's
+    /// position, and the plane's outputs, laid out on the phases' row pitch, are computed as one flat run of vectors: rows
+    /// of 7 or 14 outputs fill vectors as well as rows of 112 do. The columns past each output row are computed and
+    /// dropped. Padding taps add 0·k, which leaves every sum unchanged, so the result equals the reference, which skips them.
     /// </summary>
     public static unsafe void DepthwiseConv(ReadOnlySpan<float> x, ReadOnlySpan<float> k, in ConvGeometry g, Span<float> y)
     {
-        int sw = g.StrideW, ow = g.OutWidth, taps = g.KernelH * g.KernelW;
-        // Phase r of padded row p holds p[j·s + r]; tap kw reads phase (kw·d) mod s from (kw·d) div s + ow.
-        int phaseLength = ow + ((g.KernelW - 1) * g.DilationW) / sw + 1;
-        int rowLength = sw * phaseLength;
-        var scratch = Scratch(g.Height * rowLength + taps * 2);
-        if (y.Length < g.OutHeight * ow || x.Length < g.Height * g.Width || k.Length < taps) throw new ArgumentException("Buffer too small for the geometry.");
+        if (y.Length < g.OutHeight * g.OutWidth || x.Length < g.Height * g.Width || k.Length < g.KernelH * g.KernelW)
+            throw new ArgumentException("Buffer too small for the geometry.");
+        int sh = g.StrideH, sw = g.StrideW, taps = g.KernelH * g.KernelW;
+        // Padded rows and columns the windows reach, and each phase's extent (every phase gets the largest).
+        int spanH = (g.OutHeight - 1) * sh + (g.KernelH - 1) * g.DilationH + 1;
+        int spanW = (g.OutWidth - 1) * sw + (g.KernelW - 1) * g.DilationW + 1;
+        int pitch = (spanW + sw - 1) / sw, phaseRows = (spanH + sh - 1) / sh;
+        int phaseSize = phaseRows * pitch + Slack;
+        // Outputs q = oh·pitch + ow for q in [0, flat): the last row ends at its last real column.
+        int flat = (g.OutHeight - 1) * pitch + g.OutWidth;
+        var scratch = Scratch(sh * sw * phaseSize + flat + Slack + taps);
         fixed (float* px = x, pk = k, py = y, ps = scratch)
         {
-            int* tapOffset = stackalloc int[g.KernelW];
+            SplitPaddedPhases(px, g.Height, g.Width, g.PadTop, g.PadLeft, spanH, spanW, sh, sw, pitch, phaseSize, ps);
+            // Tap t reads phase ((kh·dh) mod sh, (kw·dw) mod sw) at q + (kh·dh div sh)·pitch + kw·dw div sw.
+            float** source = stackalloc float*[taps];
+            for (int kh = 0; kh < g.KernelH; kh++)
             for (int kw = 0; kw < g.KernelW; kw++)
             {
-                int o = kw * g.DilationW;
-                tapOffset[kw] = o % sw * phaseLength + o / sw;
+                int a = kh * g.DilationH, b = kw * g.DilationW;
+                source[kh * g.KernelW + kw] = ps + (nint)(a % sh * sw + b % sw) * phaseSize + (nint)(a / sh) * pitch + b / sw;
             }
-            // Padded, phase-split copy of the plane.
-            for (int ih = 0; ih < g.Height; ih++)
-            {
-                float* dst = ps + (nint)ih * rowLength;
-                float* src = px + (nint)ih * g.Width;
-                for (int r = 0; r < sw; r++)
-                {
-                    float* phase = dst + r * phaseLength;
-                    for (int j = 0; j < phaseLength; j++)
-                    {
-                        int iw = j * sw + r - g.PadLeft;
-                        phase[j] = (uint)iw < (uint)g.Width ? src[iw] : 0f;
-                    }
-                }
-            }
-            float** rows = stackalloc float*[g.KernelH];
-            int* kOf = stackalloc int[g.KernelH];
+            float* outputs = ps + (nint)sh * sw * phaseSize;
+            TapSums(source, pk, taps, flat, outputs);
             for (int oh = 0; oh < g.OutHeight; oh++)
+                new ReadOnlySpan<float>(outputs + (nint)oh * pitch, g.OutWidth).CopyTo(new Span<float>(py + (nint)oh * g.OutWidth, g.OutWidth));
+        }
+    }
+
+    // Floats past the end of each scratch region that a last vector may read or write (one AVX-512 vector).
+    private const int Slack = 16;
+
+    /// <summary>
+    /// The zero-padded plane (rows [−padTop, spanH − padTop), columns [−padLeft, spanW − padLeft) of x) split into its
+    /// sh x sw stride phases of <paramref name="pitch"/> columns, phase (a, b) at phases + (a·sw + b)·phaseSize; the
+    /// slack past each phase is zero.
+    /// </summary>
+    private static unsafe void SplitPaddedPhases(float* x, int height, int width, int padTop, int padLeft, int spanH, int spanW,
+        int sh, int sw, int pitch, int phaseSize, float* phases)
+    {
+        new Span<float>(phases, sh * sw * phaseSize).Clear();
+        for (int pr = 0; pr < spanH; pr++)
+        {
+            int ih = pr - padTop;
+            if ((uint)ih >= (uint)height) continue;
+            float* src = x + (nint)ih * width;
+            float* rowOfPhases = phases + (nint)(pr % sh * sw) * phaseSize + (nint)(pr / sh) * pitch;
+            // Columns pc in [first, last) read pixels inside the row.
+            int first = Math.Max(0, padLeft), last = Math.Min(spanW, width + padLeft);
+            if (sw == 1)
             {
-                // The input rows this output row reads (rows in the vertical padding are skipped, as in the reference).
-                int valid = 0;
-                for (int kh = 0; kh < g.KernelH; kh++)
-                {
-                    int ih = oh * g.StrideH - g.PadTop + kh * g.DilationH;
-                    if ((uint)ih >= (uint)g.Height) continue;
-                    rows[valid] = ps + (nint)ih * rowLength;
-                    kOf[valid++] = kh * g.KernelW;
-                }
-                float* yrow = py + (nint)oh * ow;
-                int j0 = 0;
-                if (Use512)
-                {
-                    for (; j0 + 16 <= ow; j0 += 16)
-                    {
-                        var acc = Vector512<float>.Zero;
-                        for (int v = 0; v < valid; v++)
-                        {
-                            float* row = rows[v] + j0; float* kk = pk + kOf[v];
-                            for (int kw = 0; kw < g.KernelW; kw++) acc += Vector512.Load(row + tapOffset[kw]) * Vector512.Create(kk[kw]);
-                        }
-                        acc.Store(yrow + j0);
-                    }
-                }
-                if (Use256)
-                {
-                    for (; j0 + 8 <= ow; j0 += 8)
-                    {
-                        var acc = Vector256<float>.Zero;
-                        for (int v = 0; v < valid; v++)
-                        {
-                            float* row = rows[v] + j0; float* kk = pk + kOf[v];
-                            for (int kw = 0; kw < g.KernelW; kw++) acc += Vector256.Load(row + tapOffset[kw]) * Vector256.Create(kk[kw]);
-                        }
-                        acc.Store(yrow + j0);
-                    }
-                }
-                for (; j0 < ow; j0++)
-                {
-                    float acc = 0f;
-                    for (int v = 0; v < valid; v++)
-                    {
-                        float* row = rows[v] + j0; float* kk = pk + kOf[v];
-                        for (int kw = 0; kw < g.KernelW; kw++) acc += row[tapOffset[kw]] * kk[kw];
-                    }
-                    yrow[j0] = acc;
-                }
+                if (last > first) new ReadOnlySpan<float>(src + first - padLeft, last - first).CopyTo(new Span<float>(rowOfPhases + first, last - first));
+                continue;
             }
+            for (int pc = first; pc < last; pc++)
+                rowOfPhases[(nint)(pc % sw) * phaseSize + pc / sw] = src[pc - padLeft];
+        }
+    }
+
+    /// <summary>
+    /// out[q] = Σ_t source_t[q] · k[t] for q in [0, count), the taps in order (a multiply, then an add, per tap, as the
+    /// scalar references do). Vectors may run up to 15 floats past count: sources and out have that slack.
+    /// </summary>
+    private static unsafe void TapSums(float** source, float* k, int taps, int count, float* output)
+    {
+        int q = 0;
+        if (Use512)
+        {
+            for (; q < count; q += 16)
+            {
+                var acc = Vector512<float>.Zero;
+                for (int t = 0; t < taps; t++) acc += Vector512.Load(source[t] + q) * Vector512.Create(k[t]);
+                acc.Store(output + q);
+            }
+            return;
+        }
+        if (Use256)
+        {
+            for (; q < count; q += 8)
+            {
+                var acc = Vector256<float>.Zero;
+                for (int t = 0; t < taps; t++) acc += Vector256.Load(source[t] + q) * Vector256.Create(k[t]);
+                acc.Store(output + q);
+            }
+            return;
+        }
+        for (; q < count; q++)
+        {
+            float acc = 0f;
+            for (int t = 0; t < taps; t++) acc += source[t][q] * k[t];
+            output[q] = acc;
         }
     }
 
@@ -152,87 +164,63 @@ public static partial class Kernels
 
     /// <summary>
     /// dx[ih, iw] += Σ_{kh, kw} dy[oh, ow] · k[kh, kw] over the taps that read (ih, iw), summed kh then kw per input
-    /// row and then added to dx once (rows no tap reads are left alone). dy rows are first spread into a zero-filled,
-    /// padded scratch (dy[oh, ow] at column ow·sw + offset), so each tap is one contiguous vector load per run of dx;
-    /// the zeros add 0·k and change no sum.
+    /// row and then added to dx once (rows no tap reads are left alone). dy is first spread into a zero plane
+    /// (dy[oh, ow] at row oh·sh + leadH, column ow·sw + leadW), in which tap (kh, kw) of dx position (ih, iw) sits at a
+    /// fixed offset; dx's positions, laid out on that plane's pitch, are then computed as one flat run of vectors, as in
+    /// <see cref="DepthwiseConv"/>. The zeros add 0·k and change no sum.
     /// </summary>
     public static unsafe void DepthwiseConvBackwardInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> k, in ConvGeometry g, Span<float> dx)
     {
-        int sw = g.StrideW, span = (g.KernelW - 1) * g.DilationW;
-        // Spread row: z[t + lead] = dy[oh, t / sw] when t = iw + pl − kw·d is a multiple of sw inside the output.
-        int lead = span;
-        int rowLength = g.Width + g.PadLeft + lead + 1;
-        var scratch = Scratch(g.OutHeight * rowLength);
-        if (dy.Length < g.OutHeight * g.OutWidth || dx.Length < g.Height * g.Width || k.Length < g.KernelH * g.KernelW) throw new ArgumentException("Buffer too small for the geometry.");
+        if (dy.Length < g.OutHeight * g.OutWidth || dx.Length < g.Height * g.Width || k.Length < g.KernelH * g.KernelW)
+            throw new ArgumentException("Buffer too small for the geometry.");
+        int taps = g.KernelH * g.KernelW;
+        // Tap (kh, kw) of (ih, iw) reads spread position (ih + padTop − kh·dh + leadH, iw + padLeft − kw·dw + leadW),
+        // which is dy[oh, ow] when that is (oh·sh + leadH, ow·sw + leadW); the leads keep every index non-negative.
+        int leadH = (g.KernelH - 1) * g.DilationH, leadW = (g.KernelW - 1) * g.DilationW;
+        int pitch = g.Width + g.PadLeft + leadW, rows = g.Height + g.PadTop + leadH;
+        int planeSize = rows * pitch + Slack;
+        int flat = (g.Height - 1) * pitch + g.Width;
+        var scratch = Scratch(planeSize + flat + Slack + taps);
         fixed (float* pdy = dy, pk = k, pdx = dx, ps = scratch)
         {
+            new Span<float>(ps, planeSize).Clear();
             for (int oh = 0; oh < g.OutHeight; oh++)
             {
-                float* z = ps + (nint)oh * rowLength;
-                new Span<float>(z, rowLength).Clear();
-                for (int o = 0; o < g.OutWidth; o++)
-                {
-                    int t = o * sw + lead;
-                    if (t < rowLength) z[t] = pdy[(nint)oh * g.OutWidth + o];
-                }
+                int r = oh * g.StrideH + leadH;
+                if (r >= rows) break;
+                float* spread = ps + (nint)r * pitch + leadW;
+                float* src = pdy + (nint)oh * g.OutWidth;
+                int count = Math.Min(g.OutWidth, (pitch - leadW + g.StrideW - 1) / g.StrideW);
+                for (int ow = 0; ow < count; ow++) spread[(nint)ow * g.StrideW] = src[ow];
             }
-            // Tap kw of dx column iw reads z[iw + pl − kw·d + lead].
-            int* tapOffset = stackalloc int[g.KernelW];
-            for (int kw = 0; kw < g.KernelW; kw++) tapOffset[kw] = g.PadLeft - kw * g.DilationW + lead;
-            float** rows = stackalloc float*[g.KernelH];
-            int* kOf = stackalloc int[g.KernelH];
-            int w = g.Width;
+            float** source = stackalloc float*[taps];
+            for (int kh = 0; kh < g.KernelH; kh++)
+            for (int kw = 0; kw < g.KernelW; kw++)
+                source[kh * g.KernelW + kw] = ps + (nint)(g.PadTop - kh * g.DilationH + leadH) * pitch + (g.PadLeft - kw * g.DilationW + leadW);
+            float* sums = ps + planeSize;
+            TapSums(source, pk, taps, flat, sums);
             for (int ih = 0; ih < g.Height; ih++)
             {
-                int valid = 0;
-                for (int kh = 0; kh < g.KernelH; kh++)
-                {
-                    int t = ih + g.PadTop - kh * g.DilationH;
-                    if (t < 0 || t % g.StrideH != 0 || t / g.StrideH >= g.OutHeight) continue;
-                    rows[valid] = ps + (nint)(t / g.StrideH) * rowLength;
-                    kOf[valid++] = kh * g.KernelW;
-                }
-                if (valid == 0) continue;
-                float* dxrow = pdx + (nint)ih * w;
-                int j0 = 0;
-                if (Use512)
-                {
-                    for (; j0 + 16 <= w; j0 += 16)
-                    {
-                        var acc = Vector512<float>.Zero;
-                        for (int v = 0; v < valid; v++)
-                        {
-                            float* row = rows[v] + j0; float* kk = pk + kOf[v];
-                            for (int kw = 0; kw < g.KernelW; kw++) acc += Vector512.Load(row + tapOffset[kw]) * Vector512.Create(kk[kw]);
-                        }
-                        (Vector512.Load(dxrow + j0) + acc).Store(dxrow + j0);
-                    }
-                }
+                if (!AnyTapReads(g, ih)) continue;
+                float* dxrow = pdx + (nint)ih * g.Width;
+                float* sum = sums + (nint)ih * pitch;
+                int j = 0;
                 if (Use256)
-                {
-                    for (; j0 + 8 <= w; j0 += 8)
-                    {
-                        var acc = Vector256<float>.Zero;
-                        for (int v = 0; v < valid; v++)
-                        {
-                            float* row = rows[v] + j0; float* kk = pk + kOf[v];
-                            for (int kw = 0; kw < g.KernelW; kw++) acc += Vector256.Load(row + tapOffset[kw]) * Vector256.Create(kk[kw]);
-                        }
-                        (Vector256.Load(dxrow + j0) + acc).Store(dxrow + j0);
-                    }
-                }
-                for (; j0 < w; j0++)
-                {
-                    float acc = 0f;
-                    for (int v = 0; v < valid; v++)
-                    {
-                        float* row = rows[v] + j0; float* kk = pk + kOf[v];
-                        for (int kw = 0; kw < g.KernelW; kw++) acc += row[tapOffset[kw]] * kk[kw];
-                    }
-                    dxrow[j0] += acc;
-                }
+                    for (; j + 8 <= g.Width; j += 8) (Vector256.Load(dxrow + j) + Vector256.Load(sum + j)).Store(dxrow + j);
+                for (; j < g.Width; j++) dxrow[j] += sum[j];
             }
         }
+    }
+
+    /// <summary>Whether some kernel row reads input row ih (else its gradient gets nothing, not even a +0).</summary>
+    private static bool AnyTapReads(in ConvGeometry g, int ih)
+    {
+        for (int kh = 0; kh < g.KernelH; kh++)
+        {
+            int t = ih + g.PadTop - kh * g.DilationH;
+            if (t >= 0 && t % g.StrideH == 0 && t / g.StrideH < g.OutHeight) return true;
+        }
+        return false;
     }
 
     public static void DepthwiseConvBackwardInputReference(ReadOnlySpan<float> dy, ReadOnlySpan<float> k, in ConvGeometry g, Span<float> dx)

@@ -120,6 +120,7 @@ public class SimdPathTests
         // kernel, stride, pad, dilation, height, width
         { 3, 1, 1, 1, 7, 9 }, { 3, 2, 1, 1, 8, 9 }, { 3, 2, 0, 1, 9, 8 }, { 5, 1, 2, 1, 6, 5 },
         { 3, 1, 2, 2, 7, 7 }, { 1, 1, 0, 1, 3, 4 }, { 3, 3, 1, 1, 10, 11 }, { 3, 1, 1, 1, 1, 1 }, { 3, 2, 1, 1, 28, 40 }, { 3, 1, 1, 1, 5, 37 },
+        { 3, 1, 1, 1, 7, 7 }, { 3, 2, 1, 1, 14, 14 }, { 3, 2, 1, 1, 57, 57 }, { 3, 1, 0, 1, 4, 4 }, { 2, 2, 0, 1, 6, 7 }, // MobileNet-sized planes, odd and unpadded
     };
 
     [Theory, MemberData(nameof(DepthwiseShapes))]
