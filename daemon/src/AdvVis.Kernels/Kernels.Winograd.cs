@@ -9,6 +9,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace AdvVis.Kernels;
 
@@ -234,7 +235,19 @@ public static partial class Kernels
                 float* src = channel + (nint)ih * g.Width + firstColumn;
                 if (inside)
                 {
-                    for (int k = 0; k <= len; k++) { e[k] = src[2 * k]; o[k] = src[2 * k + 1]; }
+                    int k = 0;
+                    if (Avx2.IsSupported)
+                    {
+                        // 16 floats into their 8 even and 8 odd ones (the shuffles pick within 128-bit halves; the
+                        // permutes put the halves in order).
+                        for (; k + 8 <= len + 1; k += 8)
+                        {
+                            var a = Avx.LoadVector256(src + 2 * k); var b = Avx.LoadVector256(src + 2 * k + 8);
+                            Avx.Store(e + k, Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle());
+                            Avx.Store(o + k, Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle());
+                        }
+                    }
+                    for (; k <= len; k++) { e[k] = src[2 * k]; o[k] = src[2 * k + 1]; }
                 }
                 else
                 {
@@ -340,8 +353,18 @@ public static partial class Kernels
                         var cc = Vector256.Load(m0 + 11 * partStride + k); var d = Vector256.Load(m0 + 15 * partStride + k);
                         s03 = a + b + cc; s13 = b - cc - d;
                     }
-                    (s00 + s01 + s02).Store(result + k); (s01 - s02 - s03).Store(result + NR + k);
-                    (s10 + s11 + s12).Store(result + 2 * NR + k); (s11 - s12 - s13).Store(result + 3 * NR + k);
+                    Vector256<float> y00 = s00 + s01 + s02, y01 = s01 - s02 - s03, y10 = s10 + s11 + s12, y11 = s11 - s12 - s13;
+                    if (k + V <= pairs && Avx.IsSupported)
+                    {
+                        // All 8 tiles have both columns inside: 16 outputs per row, interleaved in registers.
+                        float* row0 = image + (nint)(b0 + r) * plane + (nint)oh * g.OutWidth + ow0 + 2 * k;
+                        float init0 = bias is null ? 0f : bias[b0 + r];
+                        WritePairs(row0, y00, y01, accumulate, init0, clamp);
+                        if (secondRow) WritePairs(row0 + g.OutWidth, y10, y11, accumulate, init0, clamp);
+                        continue;
+                    }
+                    y00.Store(result + k); y01.Store(result + NR + k);
+                    y10.Store(result + 2 * NR + k); y11.Store(result + 3 * NR + k);
                 }
             }
             for (; k < len; k++)
@@ -354,19 +377,43 @@ public static partial class Kernels
                 result[k] = s00 + s01 + s02; result[NR + k] = s01 - s02 - s03;
                 result[2 * NR + k] = s10 + s11 + s12; result[3 * NR + k] = s11 - s12 - s13;
             }
+            // Tiles from the first not written in vectors above (a run's vectors are full-pair ones first, then the rest).
+            int from = Vector256.IsHardwareAccelerated && Avx.IsSupported ? Math.Min(pairs, len) / V * V : 0;
+            if (from >= len) continue;
             int row = b0 + r;
             float init = bias is null ? 0f : bias[row];
             float* out0 = image + (nint)row * plane + (nint)oh * g.OutWidth + ow0;
-            WriteOutputRow(out0, result, result + NR, len, pairs, accumulate, init, clamp);
-            if (secondRow) WriteOutputRow(out0 + g.OutWidth, result + 2 * NR, result + 3 * NR, len, pairs, accumulate, init, clamp);
+            WriteOutputRow(out0, result, result + NR, from, len, pairs, accumulate, init, clamp);
+            if (secondRow) WriteOutputRow(out0 + g.OutWidth, result + 2 * NR, result + 3 * NR, from, len, pairs, accumulate, init, clamp);
         }
     }
 
-    /// <summary>Interleaves a run's left and right output columns into one output row (the last right one may be outside).</summary>
+    /// <summary>Outputs left[0..8) and right[0..8) of 8 tiles as 16 consecutive floats: init (or Y) added, clamped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void WriteOutputRow(float* dst, float* left, float* right, int len, int pairs, bool accumulate, float init, OutputClamp clamp)
+    private static unsafe void WritePairs(float* dst, Vector256<float> left, Vector256<float> right, bool accumulate, float init, OutputClamp clamp)
     {
-        for (int k = 0; k < len; k++)
+        // Unpack interleaves within 128-bit halves: low = tiles 0,1 | 4,5 and high = tiles 2,3 | 6,7; the permutes order them.
+        var low = Avx.UnpackLow(left, right);
+        var high = Avx.UnpackHigh(left, right);
+        var first = Avx.Permute2x128(low, high, 0x20);
+        var second = Avx.Permute2x128(low, high, 0x31);
+        if (accumulate)
+        {
+            (Vector256.Load(dst) + first).Store(dst);
+            (Vector256.Load(dst + 8) + second).Store(dst + 8);
+            return;
+        }
+        var start = Vector256.Create(init);
+        first = start + first; second = start + second;
+        if (clamp.Active) { first = clamp.Apply(first); second = clamp.Apply(second); }
+        first.Store(dst); second.Store(dst + 8);
+    }
+
+    /// <summary>Interleaves tiles [from, len) of a run's left and right output columns into one output row (the last right one may be outside).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void WriteOutputRow(float* dst, float* left, float* right, int from, int len, int pairs, bool accumulate, float init, OutputClamp clamp)
+    {
+        for (int k = from; k < len; k++)
         {
             float a = accumulate ? dst[2 * k] + left[k] : init + left[k];
             dst[2 * k] = clamp.Active ? clamp.Apply(a) : a;

@@ -63,6 +63,8 @@ public class WinogradTests
         { 1, 8, 3, 3, 130, 1 },   // 130 filters: more than one row block
         { 40, 2, 8, 8, 3, 1 },    // 640 tiles: many chunks
         { 1, 1, 1, 1, 1, 1 },     // one pixel
+        { 1, 3, 17, 17, 5, 1 },   // 9 tiles per row: 8 written as full pairs, the last one half outside
+        { 2, 3, 15, 15, 6, 1 },   // 8 tiles per row, the last half outside: no full-pair vector
     };
 
     [Theory]
@@ -80,16 +82,17 @@ public class WinogradTests
     [Fact]
     public void ClampIsTheActivationOfTheResult()
     {
-        var g = Geometry(4, 10, 10, 1, 1, 1, 1);
+        // 20x20 outputs: 10 tiles per row, 8 of them written as vectors, 2 one by one.
+        var g = Geometry(4, 20, 20, 1, 1, 1, 1);
         int images = 2, m = 9, plane = g.OutHeight * g.OutWidth;
-        var x = TestSupport.RandomValues(images * 4 * 100, 5); var w = TestSupport.RandomValues(m * 36, 6); var bias = TestSupport.RandomValues(m, 7);
+        var x = TestSupport.RandomValues(images * 4 * 400, 5); var w = TestSupport.RandomValues(m * 36, 6); var bias = TestSupport.RandomValues(m, 7);
         var filters = Kernels.TransformFilters(w, m, 4);
         var plain = new float[images * m * plane]; var clamped = new float[plain.Length];
-        Kernels.WinogradConvolution(x, 400, g, images, filters, bias, plain, m * plane, accumulate: false);
-        Kernels.WinogradConvolution(x, 400, g, images, filters, bias, clamped, m * plane, accumulate: false, new OutputClamp(0f, 0.5f));
+        Kernels.WinogradConvolution(x, 1600, g, images, filters, bias, plain, m * plane, accumulate: false);
+        Kernels.WinogradConvolution(x, 1600, g, images, filters, bias, clamped, m * plane, accumulate: false, new OutputClamp(0f, 0.5f));
         Assert.Equal(plain.Select(v => Math.Min(Math.Max(v, 0f), 0.5f)).ToArray(), clamped);
         Assert.Throws<ArgumentException>(() =>
-            Kernels.WinogradConvolution(x, 400, g, images, filters, bias, clamped, m * plane, accumulate: true, OutputClamp.Relu));
+            Kernels.WinogradConvolution(x, 1600, g, images, filters, bias, clamped, m * plane, accumulate: true, OutputClamp.Relu));
     }
 
     [Fact]
