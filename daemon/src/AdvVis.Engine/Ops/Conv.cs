@@ -301,10 +301,13 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         {
             if (c.Wants(0))
             {
-                var dx = c.GradientOf(0).Data;
+                // First contributor: each plane is cleared right before the kernel adds into it (while in cache),
+                // instead of the whole buffer zeroed beforehand (bit-identical: both add into zeros).
+                var dx = c.GradientForWrite(0, out bool accumulate).Data;
                 Parallelism.For(p.N * p.C, work, job =>
                 {
                     int ch = job % p.C;
+                    if (!accumulate) dx.AsSpan(job * inPlane, inPlane).Clear();
                     Kernels.Kernels.DepthwiseConvBackwardInput(dy.Data.AsSpan(job * outPlane, outPlane), w.Data.AsSpan(ch * p.KH * p.KW, p.KH * p.KW), p.G,
                         dx.AsSpan(job * inPlane, inPlane));
                 });
@@ -328,7 +331,8 @@ public sealed class Conv(WindowAttributes window, int group) : Op
             // Unit stride: dX is itself a convolution, of dY by the filters with input and output channels swapped and
             // the window flipped, so it runs through the same implicit GEMM with no column matrix and no col2im:
             // dX[c, i, j] = Σ_m,kh,kw W[m, c, kh, kw] · dY[m, i + padTop − kh·d, j + padLeft − kw·d].
-            var dx = c.GradientOf(0).Data;
+            // First contributor: the kernels assign 0 + value to every element (the bits of adding into zeros).
+            var dx = c.GradientForWrite(0, out bool accumulate).Data;
             int taps = p.KH * p.KW;
             var transposed = new ConvGeometry(p.Mg, p.G.OutHeight, p.G.OutWidth, p.KH, p.KW, 1, 1,
                 p.G.DilationH * (p.KH - 1) - p.G.PadTop, p.G.DilationW * (p.KW - 1) - p.G.PadLeft,
@@ -340,13 +344,13 @@ public sealed class Conv(WindowAttributes window, int group) : Op
             for (int gi = 0; gi < group; gi++)
                 if (winograd)
                     Kernels.Kernels.WinogradConvolution(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
-                        transformed![gi], default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
+                        transformed![gi], default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate);
                 else if (direct)
                     Kernels.Kernels.DirectConvolution(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
-                        FlippedFilters(w, p, gi), p.Cg, default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
+                        FlippedFilters(w, p, gi), p.Cg, default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate);
                 else
                     Kernels.Kernels.ConvolutionGemm(dy.Data.AsSpan(gi * p.Mg * outPlane), p.M * outPlane, transposed, p.N,
-                        filters![gi], default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate: true);
+                        filters![gi], default, dx.AsSpan(gi * p.Cg * inPlane), p.C * inPlane, accumulate);
         }
         else if (c.Wants(0) && ImagesPerGemm(p) > 1)
         {
