@@ -217,7 +217,6 @@ public static partial class Kernels
         float* even = stackalloc float[4 * stride];
         float* odd = stackalloc float[4 * stride];
         int firstRow = 2 * run.TileRow - g.PadTop, firstColumn = 2 * run.TileColumn - g.PadLeft;
-        bool inside = firstColumn >= 0 && firstColumn + 2 * len + 2 <= g.Width;
         int planeSize = g.Height * g.Width;
         for (int ci = 0; ci < c; ci++)
         {
@@ -232,32 +231,7 @@ public static partial class Kernels
                     new Span<float>(o, len + 1).Clear();
                     continue;
                 }
-                float* src = channel + (nint)ih * g.Width + firstColumn;
-                if (inside)
-                {
-                    int k = 0;
-                    if (Avx2.IsSupported)
-                    {
-                        // 16 floats into their 8 even and 8 odd ones (the shuffles pick within 128-bit halves; the
-                        // permutes put the halves in order).
-                        for (; k + 8 <= len + 1; k += 8)
-                        {
-                            var a = Avx.LoadVector256(src + 2 * k); var b = Avx.LoadVector256(src + 2 * k + 8);
-                            Avx.Store(e + k, Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle());
-                            Avx.Store(o + k, Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle());
-                        }
-                    }
-                    for (; k <= len; k++) { e[k] = src[2 * k]; o[k] = src[2 * k + 1]; }
-                }
-                else
-                {
-                    for (int k = 0; k <= len; k++)
-                    {
-                        int iw = firstColumn + 2 * k;
-                        e[k] = (uint)iw < (uint)g.Width ? src[2 * k] : 0f;
-                        o[k] = (uint)(iw + 1) < (uint)g.Width ? src[2 * k + 1] : 0f;
-                    }
-                }
+                SplitEvenOdd(channel + (nint)ih * g.Width, firstColumn, g.Width, len + 1, e, o);
             }
             // Bᵀ d down the columns: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3.
             VerticalInputTransform(even, stride, len + 1);
@@ -285,6 +259,41 @@ public static partial class Kernels
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// even[k] = row[first + 2k], odd[k] = row[first + 2k + 1] (0 outside [0, width)) for k in [0, count). The stretch
+    /// where both reads are inside the row (all of it but a padded edge) is split in vectors.
+    /// </summary>
+    private static unsafe void SplitEvenOdd(float* row, int first, int width, int count, float* even, float* odd)
+    {
+        // k in [lo, hi): columns first + 2k and first + 2k + 1 both inside the row.
+        int lo = Math.Min(count, first >= 0 ? 0 : (1 - first) / 2);
+        int hi = Math.Max(lo, Math.Min(count, width - first >= 0 ? (width - first) / 2 : 0));
+        for (int k = 0; k < lo; k++) EvenOddChecked(row, first, width, k, even, odd);
+        int j = lo;
+        if (Avx2.IsSupported)
+        {
+            // 16 floats into their 8 even and 8 odd ones (the shuffles pick within 128-bit halves; the permutes put the
+            // halves in order).
+            for (; j + 8 <= hi; j += 8)
+            {
+                float* from = row + first + 2 * j;
+                var a = Avx.LoadVector256(from); var b = Avx.LoadVector256(from + 8);
+                Avx.Store(even + j, Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle());
+                Avx.Store(odd + j, Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle());
+            }
+        }
+        for (; j < hi; j++) { even[j] = row[first + 2 * j]; odd[j] = row[first + 2 * j + 1]; }
+        for (int k = hi; k < count; k++) EvenOddChecked(row, first, width, k, even, odd);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void EvenOddChecked(float* row, int first, int width, int k, float* even, float* odd)
+    {
+        int column = first + 2 * k;
+        even[k] = (uint)column < (uint)width ? row[column] : 0f;
+        odd[k] = (uint)(column + 1) < (uint)width ? row[column + 1] : 0f;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
