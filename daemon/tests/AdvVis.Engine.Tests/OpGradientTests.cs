@@ -148,12 +148,22 @@ public class OpGradientTests
     {
         // Rows of 16+ columns take the 8-wide path when the Indices output is not asked for; the scalar scan (which
         // records positions) is its reference: values bit for bit, on coarse values full of ties, NaNs and signed zeros.
+        // Also rows of 8-15 outputs (a last vector overlapping the one before) and small planes (under 8 outputs a row:
+        // gathers from a table of window origins, any window without padding).
         var rng = new Random(3);
         float[] pool = [0f, -0f, 1f, -1f, 2f, float.NaN, float.NegativeInfinity];
-        var x = new Tensor([2, 3, 6, 41], Enumerable.Range(0, 2 * 3 * 6 * 41).Select(_ => pool[rng.Next(pool.Length)]).ToArray());
-        var fast = new MaxPool(Window([2, 2], [2, 2]), wantsIndices: false).Forward([x], out _)[0].AsFloats();
-        var scan = new MaxPool(Window([2, 2], [2, 2]), wantsIndices: true).Forward([x], out _)[0].AsFloats();
-        Assert.Equal(scan.Select(BitConverter.SingleToInt32Bits), fast.Select(BitConverter.SingleToInt32Bits));
+        foreach (var (shape, window) in new (int[], WindowAttributes)[]
+        {
+            ([2, 3, 6, 41], Window([2, 2], [2, 2])), ([2, 3, 28, 28], Window([2, 2], [2, 2])), ([3, 4, 14, 14], Window([2, 2], [2, 2])),
+            ([2, 5, 7, 7], Window([2, 2], [2, 2])), ([2, 3, 3, 3], Window([2, 2], [2, 2])), ([2, 3, 9, 11], Window([3, 3], [2, 2])),
+            ([1, 2, 8, 9], Window([2, 3], [1, 2], dilations: [2, 1])),
+        })
+        {
+            var x = new Tensor(shape, Enumerable.Range(0, shape.Aggregate(1, (a, b) => a * b)).Select(_ => pool[rng.Next(pool.Length)]).ToArray());
+            var fast = new MaxPool(window, wantsIndices: false).Forward([x], out _)[0].AsFloats();
+            var scan = new MaxPool(window, wantsIndices: true).Forward([x], out _)[0].AsFloats();
+            Assert.Equal(scan.Select(BitConverter.SingleToInt32Bits), fast.Select(BitConverter.SingleToInt32Bits));
+        }
     }
 
     [Fact]

@@ -22,6 +22,14 @@ public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = f
         if (!wantsIndices)
         {
             // The usual node: only the values. Backward finds each window's winner again (see WinnerOf).
+            // Small planes whose windows all lie inside (rows under 8 outputs wide) go through a table of window
+            // origins and hardware gathers, 8 outputs at a time, instead of a scalar scan per window.
+            if (g.OutWidth < 8 && AllWindowsInside(g) && Avx2.IsSupported && (long)g.Height * g.Width < int.MaxValue / 2)
+            {
+                var origins = WindowOrigins(g);
+                Parallelism.For(planes, work, plane => MaxValuesGathered(x.Data, plane, g, origins, y.Data));
+                return [y];
+            }
             Parallelism.For(planes, work, plane => MaxValues(x.Data, plane, g, y.Data));
             return [y];
         }
@@ -52,15 +60,13 @@ public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = f
                     // Eight outputs at a time: even and odd columns of both rows split out of 16 inputs each, then the
                     // scalar rule (replace only when strictly greater, taps in scan order) as lane-wise selects.
                     float* r0 = xs + ih0 * g.Width, r1 = r0 + g.Width;
-                    for (; ow + 8 <= g.OutWidth && 2 * ow + 16 <= g.Width; ow += 8)
+                    for (; ow + 8 <= g.OutWidth && 2 * ow + 16 <= g.Width; ow += 8) MaxOf2x2(r0, r1, ow, yrow);
+                    // The rest of a row of 8+ outputs: one more vector, ending at the last output (it recomputes a few
+                    // outputs with the same values) instead of a scalar scan of each.
+                    if (ow < g.OutWidth && g.OutWidth >= 8 && 2 * g.OutWidth <= g.Width)
                     {
-                        var (e0, o0) = EvenOdd(r0 + 2 * ow);
-                        var (e1, o1) = EvenOdd(r1 + 2 * ow);
-                        var best = e0;
-                        best = Vector256.ConditionalSelect(Vector256.GreaterThan(o0, best), o0, best);
-                        best = Vector256.ConditionalSelect(Vector256.GreaterThan(e1, best), e1, best);
-                        best = Vector256.ConditionalSelect(Vector256.GreaterThan(o1, best), o1, best);
-                        best.Store(yrow + ow);
+                        MaxOf2x2(r0, r1, g.OutWidth - 8, yrow);
+                        ow = g.OutWidth;
                     }
                 }
                 for (; ow < g.OutWidth; ow++)
@@ -80,6 +86,74 @@ public sealed class MaxPool(WindowAttributes window, bool columnMajorIndices = f
                         yrow[ow] = winner >= 0 ? xs[winner] : float.NegativeInfinity;
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>Outputs [ow, ow + 8) of a 2x2, stride-2 row: taps in scan order, a later one wins only when strictly greater.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void MaxOf2x2(float* r0, float* r1, int ow, float* yrow)
+    {
+        var (e0, o0) = EvenOdd(r0 + 2 * ow);
+        var (e1, o1) = EvenOdd(r1 + 2 * ow);
+        var best = e0;
+        best = Vector256.ConditionalSelect(Vector256.GreaterThan(o0, best), o0, best);
+        best = Vector256.ConditionalSelect(Vector256.GreaterThan(e1, best), e1, best);
+        best = Vector256.ConditionalSelect(Vector256.GreaterThan(o1, best), o1, best);
+        best.Store(yrow + ow);
+    }
+
+    /// <summary>Whether every window lies wholly inside the image (no padding is ever read).</summary>
+    private static bool AllWindowsInside(in ConvGeometry g) =>
+        g.PadTop == 0 && g.PadLeft == 0
+        && (g.OutHeight - 1) * g.StrideH + (g.KernelH - 1) * g.DilationH < g.Height
+        && (g.OutWidth - 1) * g.StrideW + (g.KernelW - 1) * g.DilationW < g.Width;
+
+    /// <summary>Each output's window origin (its first tap) within the plane, padded to a whole number of 8.</summary>
+    private static int[] WindowOrigins(in ConvGeometry g)
+    {
+        int outPlane = g.OutHeight * g.OutWidth;
+        var origins = new int[(outPlane + 7) / 8 * 8];
+        for (int q = 0; q < outPlane; q++)
+            origins[q] = q / g.OutWidth * g.StrideH * g.Width + q % g.OutWidth * g.StrideW;
+        return origins;
+    }
+
+    /// <summary>
+    /// One plane's window maxima through gathers: for 8 outputs at a time, tap t of every window is one gather at the
+    /// origins plus t's offset; the scalar rule (a later tap wins only when strictly greater) as lane-wise selects.
+    /// </summary>
+    private static unsafe void MaxValuesGathered(float[] xData, int plane, ConvGeometry g, int[] origins, float[] yData)
+    {
+        int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+        fixed (float* px0 = xData, py0 = yData)
+        fixed (int* po = origins)
+        {
+            float* xs = px0 + (nint)plane * inPlane, ys = py0 + (nint)plane * outPlane;
+            int q = 0;
+            for (; q + 8 <= outPlane; q += 8)
+            {
+                var at = Avx.LoadVector256(po + q);
+                var best = Avx2.GatherVector256(xs, at, 4);
+                for (int kh = 0; kh < g.KernelH; kh++)
+                for (int kw = kh == 0 ? 1 : 0; kw < g.KernelW; kw++)
+                {
+                    var v = Avx2.GatherVector256(xs, Avx2.Add(at, Vector256.Create(kh * g.DilationH * g.Width + kw * g.DilationW)), 4);
+                    best = Vector256.ConditionalSelect(Vector256.GreaterThan(v, best), v, best);
+                }
+                best.Store(ys + q);
+            }
+            for (; q < outPlane; q++)
+            {
+                float* w0 = xs + po[q];
+                float best = w0[0];
+                for (int kh = 0; kh < g.KernelH; kh++)
+                for (int kw = kh == 0 ? 1 : 0; kw < g.KernelW; kw++)
+                {
+                    float v = w0[kh * g.DilationH * g.Width + kw * g.DilationW];
+                    best = v > best ? v : best;
+                }
+                ys[q] = best;
             }
         }
     }
