@@ -244,7 +244,7 @@ public static partial class Kernels
                 float* d0 = panel + ((nint)(i * 4) * c + ci) * NR + run.Column;
                 float* d1 = d0 + (nint)c * NR, d2 = d1 + (nint)c * NR, d3 = d2 + (nint)c * NR;
                 int k = 0;
-                if (Vector256.IsHardwareAccelerated)
+                if (Use256)
                 {
                     for (; k + V <= len; k += V)
                     {
@@ -272,7 +272,7 @@ public static partial class Kernels
         int hi = Math.Max(lo, Math.Min(count, width - first >= 0 ? (width - first) / 2 : 0));
         for (int k = 0; k < lo; k++) EvenOddChecked(row, first, width, k, even, odd);
         int j = lo;
-        if (Avx2.IsSupported)
+        if (Use256 && Avx2.IsSupported)
         {
             // 16 floats into their 8 even and 8 odd ones (the shuffles pick within 128-bit halves; the permutes put the
             // halves in order).
@@ -301,7 +301,7 @@ public static partial class Kernels
     {
         float* r0 = rows, r1 = rows + stride, r2 = rows + 2 * stride, r3 = rows + 3 * stride;
         int k = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Use256)
         {
             for (; k + 8 <= count; k += 8)
             {
@@ -336,7 +336,7 @@ public static partial class Kernels
         {
             float* m0 = acc + (nint)r * NR + run.Column;
             int k = 0;
-            if (Vector256.IsHardwareAccelerated)
+            if (Use256)
             {
                 for (; k + V <= len; k += V)
                 {
@@ -387,7 +387,7 @@ public static partial class Kernels
                 result[2 * NR + k] = s10 + s11 + s12; result[3 * NR + k] = s11 - s12 - s13;
             }
             // Tiles from the first not written in vectors above (a run's vectors are full-pair ones first, then the rest).
-            int from = Vector256.IsHardwareAccelerated && Avx.IsSupported ? Math.Min(pairs, len) / V * V : 0;
+            int from = Use256 && Avx.IsSupported ? Math.Min(pairs, len) / V * V : 0;
             if (from >= len) continue;
             int row = b0 + r;
             float init = bias is null ? 0f : bias[row];

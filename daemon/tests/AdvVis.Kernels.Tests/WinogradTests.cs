@@ -2,6 +2,7 @@
 // GEMM), on odd and even sizes, paddings 0-2, depths across a depth block, filter counts off the micro-kernel's rows.
 namespace AdvVis.Kernels.Tests;
 
+[Collection("SIMD switches")]
 public class WinogradTests
 {
     private static ConvGeometry Geometry(int c, int h, int w, int padTop, int padLeft, int padBottom, int padRight) =>
@@ -115,6 +116,35 @@ public class WinogradTests
         Assert.Equal(one, Run(3, false, false));
         Assert.Equal(one, Run(2, true, false));
         Assert.Equal(one, Run(2, false, true));
+    }
+
+    [Fact]
+    public void TransformsGiveTheSameBitsOnEveryPath()
+    {
+        // The input and output transforms' vector code against their scalar loops (the SIMD switch turns vectors off):
+        // padded edges, runs of 16 tiles and of 5, odd sizes with a half-outside tile, clamp and accumulate.
+        foreach (var (c, h, w, m) in new[] { (3, 32, 32, 9), (4, 11, 10, 8), (2, 17, 15, 5) })
+        {
+            var g = Geometry(c, h, w, 1, 1, 1, 1);
+            int images = 2, plane = g.OutHeight * g.OutWidth;
+            var x = TestSupport.RandomValues(images * c * h * w, 11); var wt = TestSupport.RandomValues(m * c * 9, 12);
+            var bias = TestSupport.RandomValues(m, 13); var y0 = TestSupport.RandomValues(images * m * plane, 14);
+            var filters = Kernels.TransformFilters(wt, m, c);
+            float[] Run(int path, bool accumulate)
+            {
+                var y = (float[])y0.Clone();
+                Kernels.DisableSimdAbove = path;
+                try
+                {
+                    Kernels.WinogradConvolution(x, c * h * w, g, images, filters, bias, y, m * plane, accumulate,
+                        accumulate ? default : new OutputClamp(-0.5f, 0.75f));
+                }
+                finally { Kernels.DisableSimdAbove = int.MaxValue; }
+                return y;
+            }
+            foreach (bool accumulate in new[] { false, true })
+                Assert.Equal(Run(int.MaxValue, accumulate).Select(BitConverter.SingleToInt32Bits), Run(256, accumulate).Select(BitConverter.SingleToInt32Bits));
+        }
     }
 
     [Fact]
