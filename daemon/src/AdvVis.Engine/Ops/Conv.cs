@@ -213,16 +213,18 @@ public sealed class Conv(WindowAttributes window, int group) : Op
     }
 
     /// <summary>
-    /// Winograd F(2x2, 3x3) does 2.25x fewer multiply-adds; it wins where 64-512 channels meet 64+ filters over at least
+    /// Winograd F(2x2, 3x3) does 2.25x fewer multiply-adds; it wins where 64-256 channels meet 64+ filters over at least
     /// 64 tiles (`advvis bench --conv`, 2 threads, direct-sum GFLOP/s, Winograd vs implicit GEMM: ResNet-18's 64x32x32
-    /// b64 531-567 vs 320-327, 128x16x16 b64 598 vs 351, 256x8x8 b64 581 vs 405, 512x4x4 b64 544-589 vs 436-450 and b32
-    /// 622 vs 463; at 64 tiles 128x16x16 b1 478-485 vs 383-391, 256x8x8 b4 522-529 vs 436-443, 512x4x4 b16 even; below,
-    /// 256x8x8 b2 (32 tiles) 376 vs 437. Earlier, 32 channels or fewer were at most 10% ahead and 56x56x32 behind).
+    /// b64 531-567 vs 320-327, 128x16x16 b64 598 vs 351, 256x8x8 b64 581 vs 405; at 64 tiles 128x16x16 b1 478-485 vs
+    /// 383-391, 256x8x8 b4 522-529 vs 436-443; below, 256x8x8 b2 (32 tiles) 376 vs 437. 512 channels win alone
+    /// (512x4x4 b64 544-589 vs 436-450, its 16 MB of transformed filters hot in L3) but not inside ResNet-18 (b64
+    /// fwd+bwd, per 12 passes: bwd 466-483 vs 473 ms, fwd 314-321 vs 308-322) while they cost 150 MB more memory.
+    /// Earlier, 32 channels or fewer were at most 10% ahead and 56x56x32 behind).
     /// </summary>
     private static bool UseWinograd(in ConvGeometry g, int outputChannels, int images)
     {
         long tiles = (long)images * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2);
-        return Kernels.Kernels.SupportsWinograd(g) && g.Channels is >= 64 and <= 512 && outputChannels >= 64 && tiles >= 64
+        return Kernels.Kernels.SupportsWinograd(g) && g.Channels is >= 64 and <= 256 && outputChannels >= 64 && tiles >= 64
                && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
     }
 
