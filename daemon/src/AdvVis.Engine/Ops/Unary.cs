@@ -252,9 +252,11 @@ internal static class PassThrough
 {
     public static void Gradient(BackwardContext c, int input, Tensor dy)
     {
-        var dx = c.GradientForWrite(input, out bool accumulate).Span;
+        var dx = c.GradientForWrite(input, out bool accumulate).Data;
+        var g = dy.Data;
         // First contributor: dx = dy + 0, the bits of adding dy into zeros (−0 becomes +0), without reading dx.
-        if (accumulate) TensorPrimitives.Add(dx, dy.Span, dx);
-        else TensorPrimitives.Add(dy.Span, 0f, dx);
+        // Elementwise, in fixed blocks for both cores.
+        if (accumulate) Kernels.Parallelism.ForRange(dy.Length, (s, n) => TensorPrimitives.Add(dx.AsSpan(s, n), g.AsSpan(s, n), dx.AsSpan(s, n)));
+        else Kernels.Parallelism.ForRange(dy.Length, (s, n) => TensorPrimitives.Add(g.AsSpan(s, n), 0f, dx.AsSpan(s, n)));
     }
 }
