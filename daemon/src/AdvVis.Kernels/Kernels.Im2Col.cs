@@ -1,5 +1,8 @@
 // Convolution lowering: im2col turns a padded, strided, dilated 2-D convolution into one GEMM;
 // col2im is its adjoint (it accumulates, which is exactly the gradient of im2col).
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace AdvVis.Kernels;
 
 /// <summary>Geometry of one 2-D convolution or pooling window over a single image (channels x height x width).</summary>
@@ -71,6 +74,34 @@ public static partial class Kernels
     public static void Col2ImAccumulate(ReadOnlySpan<float> columns, in ConvGeometry g, Span<float> image) =>
         Col2ImAccumulate(columns, g, image, g.OutHeight * g.OutWidth);
 
+    /// <summary>
+    /// dst[j · stride] += src[j] for every j. Stride 2 in vectors: 8 values spread over 16 floats with −0 between them
+    /// (adding −0 leaves every float as it is, −0 included), so each element gets the same one addition as the scalar loop.
+    /// </summary>
+    private static unsafe void AddStrided(ReadOnlySpan<float> src, Span<float> dst, int stride)
+    {
+        if (src.Length == 0) return;
+        if ((long)(src.Length - 1) * stride >= dst.Length) throw new ArgumentException("AddStrided: the destination is too short.");
+        fixed (float* ps = src, pd = dst)
+        {
+            int j = 0;
+            if (stride == 2 && Use256 && Avx.IsSupported)
+            {
+                var negativeZero = Vector256.Create(-0f);
+                for (; j + 8 <= src.Length && 2 * j + 16 <= dst.Length; j += 8)
+                {
+                    var v = Avx.LoadVector256(ps + j);
+                    var low = Avx.UnpackLow(v, negativeZero);    // v0 · v1 · | v4 · v5 ·
+                    var high = Avx.UnpackHigh(v, negativeZero);  // v2 · v3 · | v6 · v7 ·
+                    float* d = pd + 2 * j;
+                    (Avx.LoadVector256(d) + Avx.Permute2x128(low, high, 0x20)).Store(d);
+                    (Avx.LoadVector256(d + 8) + Avx.Permute2x128(low, high, 0x31)).Store(d + 8);
+                }
+            }
+            for (; j < src.Length; j++) pd[(nint)j * stride] += ps[j];
+        }
+    }
+
     /// <summary>Col2ImAccumulate from a wider matrix whose rows start every <paramref name="rowStride"/> floats.</summary>
     public static void Col2ImAccumulate(ReadOnlySpan<float> columns, in ConvGeometry g, Span<float> image, int rowStride)
     {
@@ -98,11 +129,11 @@ public static partial class Kernels
                         System.Numerics.Tensors.TensorPrimitives.Add(d, srcRow[lo..hi], d);
                         continue;
                     }
-                    for (int ow = 0; ow < g.OutWidth; ow++)
-                    {
-                        int iw = iw0 + ow * g.StrideW;
-                        if ((uint)iw < (uint)g.Width) dst[iw] += srcRow[ow];
-                    }
+                    // Output columns [first, last) land inside the row (iw = iw0 + ow·stride).
+                    int s = g.StrideW;
+                    int first = iw0 >= 0 ? 0 : (-iw0 + s - 1) / s;
+                    int last = iw0 >= g.Width ? 0 : Math.Min(g.OutWidth, (g.Width - 1 - iw0) / s + 1);
+                    if (last > first) AddStrided(srcRow[first..last], dst[(iw0 + first * s)..], s);
                 }
             }
         }

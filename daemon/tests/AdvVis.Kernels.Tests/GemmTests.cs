@@ -119,6 +119,36 @@ public class Im2ColTests
         Assert.True(Math.Abs(left - right) <= 1e-6 * Math.Abs(left), $"{left} vs {right}");
     }
 
+    [Theory]
+    [InlineData(3, 2, 1, 32, 32)]  // ResNet's stride-2 layers: rows of 16 outputs, vectors of 8
+    [InlineData(3, 2, 1, 33, 31)]  // odd sizes: a last vector that would pass the row's end is left to the scalar loop
+    [InlineData(1, 2, 0, 30, 29)]  // a 1x1 shortcut
+    [InlineData(3, 3, 1, 40, 41)]  // stride 3: scalar
+    public void Col2ImMatchesTheScalarScatterBitForBit(int k, int stride, int pad, int h, int w)
+    {
+        // The image starts with signed zeros among its values: the vector path adds −0 between the strided columns,
+        // which must leave each of them (−0 included) as it was.
+        int c = 3, oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        var g = new ConvGeometry(c, h, w, k, k, stride, stride, pad, pad, 1, 1, oh, ow);
+        var rng = new Random(5);
+        var columns = Enumerable.Range(0, g.ColumnRows * g.ColumnCols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var start = Enumerable.Range(0, c * h * w).Select(i => i % 3 == 0 ? -0f : (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var expected = (float[])start.Clone();
+        int row = 0;
+        for (int ci = 0; ci < c; ci++)
+        for (int kh = 0; kh < k; kh++)
+        for (int kw = 0; kw < k; kw++, row++)
+        for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++)
+        {
+            int ih = y * stride - pad + kh, iw = x * stride - pad + kw;
+            if ((uint)ih < (uint)h && (uint)iw < (uint)w) expected[(ci * h + ih) * w + iw] += columns[row * oh * ow + y * ow + x];
+        }
+        var actual = (float[])start.Clone();
+        Kernels.Col2ImAccumulate(columns, g, actual);
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
+    }
+
     [Fact]
     public void Im2ColPlacesPaddingZerosAndPixels()
     {
