@@ -77,7 +77,11 @@ public static partial class Kernels
             for (int i = 0; i < m; i++)
             for (int p = 0; p < k; p++)
                 rows[i * k + p] = transA ? a[p * lda + i] : a[i * lda + p];
-            int chunks = Math.Min(Math.Max(1, n / 64), 8 * Parallelism.AvailableThreads);
+            // Dot products (B transposed) take chunks of 64+ columns; row updates call FusedMultiplyAdd once per depth
+            // and chunk, so they take a few wide chunks (MobileNetV2's 1000x1280 input gradient at batch 1: 16 chunks
+            // of 80 columns paid 16,000 calls' overhead on 1.3M multiply-adds).
+            int chunks = transB ? Math.Min(Math.Max(1, n / 64), 8 * Parallelism.AvailableThreads)
+                : Math.Min(Math.Max(1, n / 256), 2 * Parallelism.AvailableThreads);
             unsafe
             {
                 fixed (float* pb0 = b)

@@ -69,15 +69,19 @@ public class GemmTests
             Check(ta, tb, m, 1000, 1280, 1f, 0f, scalar: false);
             Check(ta, tb, m, 33, 7, 0.5f, -2f, scalar: false);
         }
+        // Both the dot products (B transposed) and the row updates (B as stored), whose column chunks differ.
         var a = TestSupport.RandomValues(3 * 700, 6); var b = TestSupport.RandomValues(900 * 700, 7);
-        float[] Run(int threads) => TestSupport.WithThreads(threads, () =>
+        foreach (bool tb in new[] { true, false })
         {
-            var c = new float[3 * 900];
-            Kernels.Gemm(false, true, 3, 900, 700, 1f, a, 700, b, 700, 0f, c, 900);
-            return c;
-        });
-        Assert.Equal(Run(1), Run(2));
-        Assert.Equal(Run(1), Run(3));
+            float[] Run(int threads) => TestSupport.WithThreads(threads, () =>
+            {
+                var c = new float[3 * 900];
+                Kernels.Gemm(false, tb, 3, 900, 700, 1f, a, 700, b, tb ? 700 : 900, 0f, c, 900);
+                return c;
+            });
+            Assert.Equal(Run(1), Run(2));
+            Assert.Equal(Run(1), Run(3));
+        }
     }
 
     [Fact]
