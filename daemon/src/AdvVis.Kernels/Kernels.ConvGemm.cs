@@ -385,21 +385,27 @@ public static partial class Kernels
     }
 }
 
-/// <summary>Convolution filters in the packed layout of <see cref="Kernels.PackFilters"/>; immutable once made.</summary>
-public sealed class PackedFilters
+/// <summary>Filters prepared for a convolution kernel (packed, or transformed too); immutable once made.</summary>
+public abstract class PreparedFilters
 {
-    internal PackedFilters(int rows, int depth, float[] data) { Rows = rows; Depth = depth; Data = data; }
+    private protected PreparedFilters(int rows, float[] data) { Rows = rows; Data = data; }
 
     /// <summary>Output channels (rows of W).</summary>
     public int Rows { get; }
 
-    /// <summary>Depth of one filter: input channels × kernel height × kernel width.</summary>
-    public int Depth { get; }
-
     internal float[] Data { get; }
 
-    /// <summary>The fingerprint of the weights this was packed from, when the packer of a cache recorded one.</summary>
+    /// <summary>The fingerprint of the weights these were made from, when the maker of a cache recorded one.</summary>
     public WeightFingerprint? Source { get; internal init; }
+}
+
+/// <summary>Convolution filters in the packed layout of <see cref="Kernels.PackFilters"/>.</summary>
+public sealed class PackedFilters : PreparedFilters
+{
+    internal PackedFilters(int rows, int depth, float[] data) : base(rows, data) { Depth = depth; }
+
+    /// <summary>Depth of one filter: input channels × kernel height × kernel width.</summary>
+    public int Depth { get; }
 }
 
 /// <summary>

@@ -433,19 +433,11 @@ public static partial class Kernels
     }
 }
 
-/// <summary>Filters transformed for <see cref="Kernels.WinogradConvolution"/> (16 packed parts); immutable once made.</summary>
-public sealed class WinogradFilters
+/// <summary>Filters transformed for <see cref="Kernels.WinogradConvolution"/> (16 packed parts).</summary>
+public sealed class WinogradFilters : PreparedFilters
 {
-    internal WinogradFilters(int rows, int channels, float[] data) { Rows = rows; Channels = channels; Data = data; }
-
-    /// <summary>Output channels.</summary>
-    public int Rows { get; }
+    internal WinogradFilters(int rows, int channels, float[] data) : base(rows, data) { Channels = channels; }
 
     /// <summary>Input channels.</summary>
     public int Channels { get; }
-
-    internal float[] Data { get; }
-
-    /// <summary>The fingerprint of the weights this was made from, when the maker of a cache recorded one.</summary>
-    public WeightFingerprint? Source { get; internal init; }
 }

@@ -161,19 +161,17 @@ public sealed class Conv(WindowAttributes window, int group) : Op
     /// gradient: filter c's row m, tap t is W[m, c, taps − 1 − t]). A model's weights are constants, so their packing is
     /// kept with the weight tensor (freed with it) and reused by every later pass; computed weights are packed per call.
     /// </summary>
-    private PackedFilters[] Filters(Tensor w, Plan p, bool flipped) =>
-        Cached(PackedCache, w, p, flipped, packed => packed.Source, PackFilters);
+    private PackedFilters[] Filters(Tensor w, Plan p, bool flipped) => Cached(PackedCache, w, p, flipped, PackFilters);
 
     /// <summary>W transformed per group for Winograd: as is (forward) or transposed and flipped (unit-stride input gradient).</summary>
-    private WinogradFilters[] TransformedFilters(Tensor w, Plan p, bool flipped) =>
-        Cached(WinogradCache, w, p, flipped, transformed => transformed.Source, TransformFilters);
+    private WinogradFilters[] TransformedFilters(Tensor w, Plan p, bool flipped) => Cached(WinogradCache, w, p, flipped, TransformFilters);
 
     /// <summary>
     /// What <paramref name="make"/> derives from constant weights, kept with the weight tensor (one slot per direction);
     /// computed weights are prepared per call.
     /// </summary>
-    private T[] Cached<T>(ConditionalWeakTable<Tensor, T[]?[]> cache, Tensor w, Plan p, bool flipped, Func<T, WeightFingerprint?> sourceOf,
-        Func<Tensor, Plan, bool, T[]> make) where T : class
+    private T[] Cached<T>(ConditionalWeakTable<Tensor, T[]?[]> cache, Tensor w, Plan p, bool flipped, Func<Tensor, Plan, bool, T[]> make)
+        where T : PreparedFilters
     {
         if (!w.IsConstant) return make(w, p, flipped);
         var slots = cache.GetValue(w, _ => new T[]?[2]);
@@ -181,7 +179,7 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         var prepared = Volatile.Read(ref slots[slot]);
         // The group count is part of the layout (a weight shared by convolutions with different groups repacks), and a
         // caller may still have written into the weights (finite differences do): the fingerprint catches that.
-        if (prepared is null || prepared.Length != group || !SameWeights(w, p, prepared, sourceOf))
+        if (prepared is null || prepared.Length != group || !SameWeights(w, p, prepared))
         {
             prepared = make(w, p, flipped);
             Volatile.Write(ref slots[slot], prepared);
@@ -189,11 +187,11 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         return prepared;
     }
 
-    private static bool SameWeights<T>(Tensor w, Plan p, T[] prepared, Func<T, WeightFingerprint?> sourceOf)
+    private static bool SameWeights(Tensor w, Plan p, PreparedFilters[] prepared)
     {
         int k = p.Cg * p.KH * p.KW;
         for (int gi = 0; gi < prepared.Length; gi++)
-            if (sourceOf(prepared[gi]) is not { } source || !source.Equals(WeightFingerprint.Of(w.Data.AsSpan(gi * p.Mg * k, p.Mg * k))))
+            if (prepared[gi].Source is not { } source || !source.Equals(WeightFingerprint.Of(w.Data.AsSpan(gi * p.Mg * k, p.Mg * k))))
                 return false;
         return true;
     }
