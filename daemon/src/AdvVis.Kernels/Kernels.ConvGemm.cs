@@ -40,15 +40,10 @@ public static partial class Kernels
         OutputClamp clamp = default)
     {
         if (accumulate && clamp.Active) throw new ArgumentException("A clamp applies to written outputs, not accumulated ones.", nameof(clamp));
-        int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows, m = filters.Rows;
+        int k = g.ColumnRows, m = filters.Rows;
         if (filters.Depth != k)
             throw new ArgumentException($"Filters of depth {filters.Depth} do not fit a window of depth {k}.", nameof(filters));
-        if (m == 0 || plane == 0 || images == 0) return;
-        if (!bias.IsEmpty && bias.Length < m) throw new ArgumentException("Bias shorter than the number of output rows.", nameof(bias));
-        long inputNeeded = (long)(images - 1) * xImageStride + (long)g.Channels * g.Height * g.Width;
-        long outputNeeded = (long)(images - 1) * yImageStride + (long)m * plane;
-        if (x.Length < inputNeeded || y.Length < outputNeeded)
-            throw new ArgumentException("ConvolutionGemm: a buffer is smaller than the geometry requires.");
+        if (!HasConvolutionWork("ConvolutionGemm", x.Length, xImageStride, g, images, m, bias.Length, y.Length, yImageStride)) return;
         unsafe
         {
             fixed (float* px = x, pa = filters.Data, pb = bias, py = y)
@@ -56,6 +51,23 @@ public static partial class Kernels
                 ConvolutionGemmCore(px, xImageStride, g, images, pa, m, bias.IsEmpty ? null : pb, py, yImageStride, accumulate, clamp);
             }
         }
+    }
+
+    /// <summary>
+    /// The buffer rules the convolution kernels share (images at a stride, outputs at a stride, a bias of m values or
+    /// none): false when there is nothing to compute, an exception naming <paramref name="kernel"/> when a buffer is short.
+    /// </summary>
+    private static bool HasConvolutionWork(string kernel, int xLength, int xImageStride, in ConvGeometry g, int images, int m,
+        int biasLength, int yLength, int yImageStride)
+    {
+        int plane = g.OutHeight * g.OutWidth;
+        if (m == 0 || plane == 0 || images == 0) return false;
+        if (biasLength != 0 && biasLength < m) throw new ArgumentException("Bias shorter than the number of output rows.", "bias");
+        long inputNeeded = (long)(images - 1) * xImageStride + (long)g.Channels * g.Height * g.Width;
+        long outputNeeded = (long)(images - 1) * yImageStride + (long)m * plane;
+        if (xLength < inputNeeded || yLength < outputNeeded)
+            throw new ArgumentException($"{kernel}: a buffer is smaller than the geometry requires.");
+        return true;
     }
 
     /// <summary>

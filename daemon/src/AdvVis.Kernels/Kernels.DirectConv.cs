@@ -26,12 +26,8 @@ public static partial class Kernels
         if (accumulate && clamp.Active) throw new ArgumentException("A clamp applies to written outputs, not accumulated ones.", nameof(clamp));
         if (!SupportsDirectConvolution(g)) throw new ArgumentException("DirectConvolution takes at most 4096 channel rows (channels x kernel height) and kernels up to 64 wide.", nameof(g));
         int plane = g.OutHeight * g.OutWidth, k = g.ColumnRows;
-        if (m == 0 || plane == 0 || images == 0) return;
-        if (!bias.IsEmpty && bias.Length < m) throw new ArgumentException("Bias shorter than the number of output rows.", nameof(bias));
-        long inputNeeded = (long)(images - 1) * xImageStride + (long)g.Channels * g.Height * g.Width;
-        long outputNeeded = (long)(images - 1) * yImageStride + (long)m * plane;
-        if (x.Length < inputNeeded || y.Length < outputNeeded || w.Length < (long)m * k)
-            throw new ArgumentException("DirectConvolution: a buffer is smaller than the geometry requires.");
+        if (!HasConvolutionWork("DirectConvolution", x.Length, xImageStride, g, images, m, bias.Length, y.Length, yImageStride)) return;
+        if (w.Length < (long)m * k) throw new ArgumentException("DirectConvolution: a buffer is smaller than the geometry requires.");
         unsafe
         {
             fixed (float* px0 = x, pw0 = w, pb0 = bias, py0 = y)

@@ -79,13 +79,8 @@ public static partial class Kernels
         if (!SupportsWinograd(g)) throw new ArgumentException("WinogradConvolution computes 3x3 windows with unit strides and no dilation.", nameof(g));
         if (filters.Channels != g.Channels)
             throw new ArgumentException($"Filters over {filters.Channels} channels do not fit an input of {g.Channels}.", nameof(filters));
-        int m = filters.Rows, plane = g.OutHeight * g.OutWidth;
-        if (m == 0 || plane == 0 || images == 0) return;
-        if (!bias.IsEmpty && bias.Length < m) throw new ArgumentException("Bias shorter than the number of output rows.", nameof(bias));
-        long inputNeeded = (long)(images - 1) * xImageStride + (long)g.Channels * g.Height * g.Width;
-        long outputNeeded = (long)(images - 1) * yImageStride + (long)m * plane;
-        if (x.Length < inputNeeded || y.Length < outputNeeded)
-            throw new ArgumentException("WinogradConvolution: a buffer is smaller than the geometry requires.");
+        int m = filters.Rows;
+        if (!HasConvolutionWork("WinogradConvolution", x.Length, xImageStride, g, images, m, bias.Length, y.Length, yImageStride)) return;
         unsafe
         {
             fixed (float* px = x, pu = filters.Data, pb = bias, py = y)
