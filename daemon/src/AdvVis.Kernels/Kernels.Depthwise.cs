@@ -3,7 +3,6 @@
 // every kernel tap into a contiguous multiply-add over the plane's outputs, whatever the stride.
 // Per output element the taps add up in the order kh, kw (skipping padding), exactly as the *Reference loops do.
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace AdvVis.Kernels;
 
@@ -103,23 +102,20 @@ public static partial class Kernels
                 if (last > first) new ReadOnlySpan<float>(src + first - padLeft, last - first).CopyTo(new Span<float>(rowOfPhases + first, last - first));
                 continue;
             }
+            if (sw == 2)
+            {
+                // Padded column pc = 2j + b is pixel pc − padLeft. (A last odd entry past spanW may hold a pixel instead
+                // of 0: only the dropped columns past an output row read it.)
+                SplitEvenOdd(src, -padLeft, width, pitch, rowOfPhases, rowOfPhases + phaseSize);
+                continue;
+            }
             for (int b = 0; b < sw; b++)
             {
                 // Phase b holds columns pc = j·sw + b; those in [first, last) are j in [j0, j1).
                 int j0 = first <= b ? 0 : (first - b + sw - 1) / sw, j1 = last <= b ? 0 : (last - b + sw - 1) / sw;
                 float* dst = rowOfPhases + (nint)b * phaseSize;
                 float* from = src + (nint)j0 * sw + b - padLeft;
-                int j = j0;
-                if (sw == 2 && Avx2.IsSupported)
-                {
-                    // Every other float of 16: the even lanes of two vectors, put back in order (all 16 inside the row).
-                    for (; j + 8 <= j1 && 2 * j + b + 16 <= last; j += 8, from += 16)
-                    {
-                        var mixed = Avx.Shuffle(Avx.LoadVector256(from), Avx.LoadVector256(from + 8), 0b10_00_10_00);
-                        Avx.Store(dst + j, Avx2.Permute4x64(mixed.AsDouble(), 0b11_01_10_00).AsSingle());
-                    }
-                }
-                for (; j < j1; j++, from += sw) dst[j] = *from;
+                for (int j = j0; j < j1; j++, from += sw) dst[j] = *from;
             }
         }
     }

@@ -1,5 +1,6 @@
 // Convolution lowering: im2col turns a padded, strided, dilated 2-D convolution into one GEMM;
 // col2im is its adjoint (it accumulates, which is exactly the gradient of im2col).
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -100,6 +101,42 @@ public static partial class Kernels
             }
             for (; j < src.Length; j++) pd[(nint)j * stride] += ps[j];
         }
+    }
+
+    /// <summary>
+    /// even[k] = row[first + 2k], odd[k] = row[first + 2k + 1] (0 outside [0, width)) for k in [0, count): a row,
+    /// zero-padded on either side, split into its two column phases (Winograd's tiles, stride-2 depthwise windows). The
+    /// stretch where both reads are inside the row (all of it but a padded edge) is split in vectors.
+    /// </summary>
+    private static unsafe void SplitEvenOdd(float* row, int first, int width, int count, float* even, float* odd)
+    {
+        // k in [lo, hi): columns first + 2k and first + 2k + 1 both inside the row.
+        int lo = Math.Min(count, first >= 0 ? 0 : (1 - first) / 2);
+        int hi = Math.Max(lo, Math.Min(count, width - first >= 0 ? (width - first) / 2 : 0));
+        for (int k = 0; k < lo; k++) EvenOddChecked(row, first, width, k, even, odd);
+        int j = lo;
+        if (Use256 && Avx2.IsSupported)
+        {
+            // 16 floats into their 8 even and 8 odd ones (the shuffles pick within 128-bit halves; the permutes put the
+            // halves in order).
+            for (; j + 8 <= hi; j += 8)
+            {
+                float* from = row + first + 2 * j;
+                var a = Avx.LoadVector256(from); var b = Avx.LoadVector256(from + 8);
+                Avx.Store(even + j, Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle());
+                Avx.Store(odd + j, Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle());
+            }
+        }
+        for (; j < hi; j++) { even[j] = row[first + 2 * j]; odd[j] = row[first + 2 * j + 1]; }
+        for (int k = hi; k < count; k++) EvenOddChecked(row, first, width, k, even, odd);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void EvenOddChecked(float* row, int first, int width, int k, float* even, float* odd)
+    {
+        int column = first + 2 * k;
+        even[k] = (uint)column < (uint)width ? row[column] : 0f;
+        odd[k] = (uint)(column + 1) < (uint)width ? row[column + 1] : 0f;
     }
 
     /// <summary>Col2ImAccumulate from a wider matrix whose rows start every <paramref name="rowStride"/> floats.</summary>
