@@ -18,4 +18,23 @@ internal static class TestSupport
         try { return run(); }
         finally { Parallelism.MaxThreads = before; }
     }
+
+    /// <summary>
+    /// Runs <paramref name="compute"/> on 1, 2 and 3 threads and with the AVX2 and the portable GEMM micro-kernels
+    /// forced (2 threads), and asserts that every run gives the bits of the first.
+    /// </summary>
+    public static void SameBitsOnEveryThreadCountAndMicroKernel(Func<float[]> compute)
+    {
+        float[] Run(int threads, bool vector256, bool scalar) => WithThreads(threads, () =>
+        {
+            Kernels.ForceVector256Gemm = vector256; Kernels.ForceScalarGemm = scalar;
+            try { return compute(); }
+            finally { Kernels.ForceVector256Gemm = false; Kernels.ForceScalarGemm = false; }
+        });
+        var one = Run(1, false, false);
+        Assert.Equal(one, Run(2, false, false));
+        Assert.Equal(one, Run(3, false, false));
+        Assert.Equal(one, Run(2, true, false));
+        Assert.Equal(one, Run(2, false, true));
+    }
 }
