@@ -2,8 +2,15 @@
 import * as vscode from 'vscode';
 import type { AttackSpec } from './daemon/protocol';
 
+/**
+ * The daemon to run, from user (or remote) settings only. The setting is machine-scoped, so VS Code should never apply
+ * a workspace's value; reading past get() makes sure a `.vscode/settings.json` cannot choose an executable even if a
+ * value reached us anyway (an older VS Code, a workspace file, a bug).
+ */
 export function daemonPathSetting(): string {
-    return vscode.workspace.getConfiguration('advvis').get<string>('daemonPath', '');
+    const inspected = vscode.workspace.getConfiguration('advvis').inspect<string>('daemonPath');
+    const value = inspected?.globalValue ?? inspected?.defaultValue ?? '';
+    return typeof value === 'string' ? value.trim() : '';
 }
 
 export function defaultAttack(): AttackSpec {

@@ -12,6 +12,11 @@ let findings: Record<string, string> | undefined;
 
 connect(message => {
     if (message.type === 'init' && message.view === 'architecture') {
+        if (message.body.restricted) {
+            graph = null;
+            app.replaceChildren(restrictedNotice());
+            return;
+        }
         if (message.body.error || !message.body.graph) {
             app.replaceChildren();
             showError(app, message.body.error ?? 'The daemon returned no graph for this model.');
@@ -74,6 +79,19 @@ function render(): void {
         },
     });
     document.body.dataset.drawMs = (performance.now() - started).toFixed(1);
+}
+
+/** Restricted Mode: no graph (reading one runs the daemon on the workspace's file), a reason and a way to trust. */
+function restrictedNotice(): HTMLElement {
+    const box = document.createElement('div');
+    box.className = 'advvis-restricted';
+    const title = document.createElement('strong');
+    title.textContent = 'Restricted Mode';
+    const text = document.createElement('p');
+    text.textContent = 'AdvVis shows a model only in a trusted workspace: reading its architecture runs the AdvVis daemon on a file of this workspace. '
+        + 'Trust the workspace and the graph appears here.';
+    box.append(title, text, button('Manage Workspace Trust', () => post({ type: 'manageTrust' })));
+    return box;
 }
 
 function button(text: string, onClick: () => void): HTMLButtonElement {

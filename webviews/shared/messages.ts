@@ -239,7 +239,7 @@ export type ExportFormat = 'png' | 'svg' | 'csv' | 'json' | 'npy';
 /** What the host has gathered for one explanation, as daemon results; parts arrive as they finish (`update`). */
 export interface ExplanationBundle {
     imagePath: string;
-    /** webview URI of the benign image (PNG/JPEG/BMP), when the webview can show it. */
+    /** data: URI of the benign image (PNG/JPEG/BMP), when the webview can show it. */
     imageUri?: string;
     modelPath: string;
     model: string; // daemon handle
@@ -275,7 +275,8 @@ export interface DatasetBundle {
 
 // ---- host → webview ----
 export type HostMessage =
-    | { type: 'init'; view: 'architecture'; body: { modelPath: string; model?: P.ModelInfo; graph?: P.ModelGraphResult; error?: string; findings?: Record<string, string> } }
+    /** `restricted`: the workspace is untrusted, so the host opened nothing; the view shows a notice and a trust button. */
+    | { type: 'init'; view: 'architecture'; body: { modelPath: string; model?: P.ModelInfo; graph?: P.ModelGraphResult; error?: string; findings?: Record<string, string>; restricted?: boolean } }
     | { type: 'init'; view: 'explain'; body: ExplanationBundle }
     | { type: 'init'; view: 'dataset'; body: DatasetBundle }
     | { type: 'update'; body: Partial<ExplanationBundle> | Partial<DatasetBundle> }
@@ -292,4 +293,5 @@ export type WebviewMessage =
     | { type: 'editNeurons'; deletions: P.NeuronDeletion[] }
     | { type: 'export'; format: ExportFormat; name: string; content: string; encoding: 'utf8' | 'base64' }
     | { type: 'explainImage'; imagePath: string }
+    | { type: 'manageTrust' }
     | { type: 'error'; message: string };

@@ -114,6 +114,23 @@ describe('Architecture View', () => {
         await expect.poll(() => view.page.locator('.advvis-error').textContent()).toContain('not an ONNX file');
         await finish(view, 'architecture-error');
     });
+
+    it('in Restricted Mode shows a notice and a trust button (posting manageTrust), and draws the graph sent after trust', async () => {
+        const view = await openView('architecture');
+        await view.send({ type: 'init', view: 'architecture', body: { modelPath: '/ws/mobilenetv2.onnx', restricted: true } });
+        const notice = view.page.locator('.advvis-restricted');
+        await expect.poll(() => notice.textContent()).toContain('Restricted Mode');
+        expect(await view.page.locator('svg').count()).toBe(0);
+        await notice.locator('button', { hasText: 'Manage Workspace Trust' }).click();
+        await expect.poll(async () => (await view.posted()).map(m => m.type)).toContain('manageTrust');
+        await finish(view, 'architecture-restricted');
+        const trusted = await openView('architecture');
+        await trusted.send({ type: 'init', view: 'architecture', body: { modelPath: '/ws/mobilenetv2.onnx', restricted: true } });
+        await trusted.send({ type: 'init', view: 'architecture', body: { modelPath: '/ws/mobilenetv2.onnx', graph } });
+        await expect.poll(() => trusted.page.locator('svg[data-node-count]').count()).toBe(1);
+        expect(await trusted.page.locator('.advvis-restricted').count()).toBe(0);
+        await finish(trusted, 'architecture-trusted');
+    });
 });
 
 const layers = Array.from({ length: 11 }, (_, i) => `/block_${i}/Add_output_0`);

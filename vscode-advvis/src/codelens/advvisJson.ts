@@ -1,7 +1,8 @@
 // advvis.json: the workspace's map from source code to model files, and each model's background data.
 //   { "models": [ { "name": "mnist", "path": "models/mnist.onnx", "source": "train.py", "class": "Net",
 //                   "background": { "path": "data/t10k-images-idx3-ubyte.gz", "labels": "data/t10k-labels-idx1-ubyte.gz" } } ] }
-// Paths are relative to the file's folder. Pure: no vscode import.
+// Paths are relative to the file's folder. No vscode import.
+import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 
 export interface AdvvisModelEntry {
@@ -51,4 +52,17 @@ export function readAdvvisJson(text: string, folder: string): AdvvisJson {
         });
     }
     return { models };
+}
+
+const maxAdvvisJsonBytes = 1 << 20;
+
+/**
+ * Reads and parses an advvis.json found in the workspace. It is read also in Restricted Mode (for CodeLens), so a
+ * repository's advvis.json that is a link to a device, a FIFO or a huge file is ignored instead of read.
+ */
+export async function readAdvvisJsonFile(file: string): Promise<AdvvisJson> {
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile() || info.size > maxAdvvisJsonBytes) return { models: [], error: `${file} is not a regular file of at most 1 MiB; AdvVis ignores it.` };
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    return text === undefined ? { models: [], error: `${file} could not be read.` } : readAdvvisJson(text, path.dirname(file));
 }

@@ -1,14 +1,16 @@
 // CodeLens on model definitions (Python) and advvis.json model entries: "Architecture · Explain attack · Robustness
 // report", or a clear note when no model file is found; on layer attributes, the last explanation's finding for that
-// layer. provide() finds ranges and the model file; resolve() attaches the command.
+// layer. provide() finds ranges and the model file; resolve() attaches the command. In Restricted Mode only the
+// Architecture lens is offered (it opens the view's trust notice); the lenses that compute come back on trust.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { codeLensEnabled } from '../config';
-import { readAdvvisJson, type AdvvisModelEntry } from './advvisJson';
+import { readAdvvisJson, readAdvvisJsonFile, type AdvvisModelEntry } from './advvisJson';
 import { mapToModel } from './modelMap';
 import { findModels, layerMatchesAttribute } from './pythonModels';
+import { isTrusted } from '../trust';
 
 type LensData =
     | { kind: 'action'; action: 'architecture' | 'explain' | 'report'; modelPath: string; how: string }
@@ -31,6 +33,7 @@ export class ModelCodeLensProvider implements vscode.CodeLensProvider<AdvvisLens
             vscode.languages.registerCodeLensProvider([{ language: 'python' }, { pattern: '**/advvis.json' }], provider),
             ctx.findings.onDidChange(() => provider.changed.fire()),
             vscode.workspace.onDidChangeConfiguration(event => { if (event.affectsConfiguration('advvis.codeLens')) provider.changed.fire(); }),
+            vscode.workspace.onDidGrantWorkspaceTrust(() => provider.changed.fire()),
             provider.changed,
         );
     }
@@ -43,7 +46,7 @@ export class ModelCodeLensProvider implements vscode.CodeLensProvider<AdvvisLens
         const lenses: AdvvisLens[] = [];
         const actions = (line: number, modelPath: string, how: string) => {
             const range = new vscode.Range(line, 0, line, 0);
-            for (const action of ['architecture', 'explain', 'report'] as const) lenses.push(new AdvvisLens(range, { kind: 'action', action, modelPath, how }));
+            for (const action of isTrusted() ? ['architecture', 'explain', 'report'] as const : ['architecture'] as const) lenses.push(new AdvvisLens(range, { kind: 'action', action, modelPath, how }));
         };
         if (path.basename(document.uri.fsPath) === 'advvis.json') {
             const parsed = readAdvvisJson(text, path.dirname(document.uri.fsPath));
@@ -91,7 +94,7 @@ export class ModelCodeLensProvider implements vscode.CodeLensProvider<AdvvisLens
     private async advvisEntries(): Promise<AdvvisModelEntry[]> {
         const entries: AdvvisModelEntry[] = [];
         for (const uri of await vscode.workspace.findFiles('**/advvis.json', '**/node_modules/**', 20)) {
-            entries.push(...readAdvvisJson(Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8'), path.dirname(uri.fsPath)).models);
+            entries.push(...(await readAdvvisJsonFile(uri.fsPath)).models);
         }
         return entries;
     }

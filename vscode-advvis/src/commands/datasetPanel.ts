@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { describeError } from '../daemon/errors';
-import { inlineFiles } from '../daemon/inline';
 import type { DatasetRef, MethodName } from '../daemon/protocol';
 import type { DatasetBundle } from '../../../webviews/shared/messages';
 import { attachWebview, webviewOptions } from '../panels/webviewHost';
@@ -34,7 +33,7 @@ export class DatasetPanel {
                 const layers = penultimate && penultimate !== output ? [penultimate, output] : [output];
                 const adversarial = (bundle.attackResult?.items ?? []).map(item => item.adversarialPath).filter((p): p is string => !!p);
                 const profiles = await ctx.request('profiles/compute', { model: bundle.model, layers, background: { dataset }, foreground: adversarial, labelBy: 'true', seed: 42 }, { onProgress: () => undefined });
-                current = { ...current, profiles: await inlineFiles(profiles) as DatasetBundle['profiles'], pending: [] };
+                current = { ...current, profiles: await ctx.inline(profiles) as DatasetBundle['profiles'], pending: [] };
                 await channel.post({ type: 'update', body: { profiles: current.profiles, pending: [] } });
             } catch (error) {
                 current = { ...current, pending: [], missing: [...current.missing, { method: 'profiles/compute', message: describeError('profiles/compute', error) }] };

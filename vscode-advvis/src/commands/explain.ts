@@ -1,13 +1,13 @@
 // "AdvVis: Explain Attack" on an image: pick/remember model and attack, run explain/run with progress and Cancel in
 // the notification area, open the explanation panel, then fill in the other views one daemon call at a time
 // (each part that the daemon lacks is named in the panel instead). The host forwards results; it computes nothing.
+import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { backgroundSize, describeAttack } from '../config';
 import { DaemonError } from '../daemon/client';
 import { describeError, isCancelled, isMissingMethod } from '../daemon/errors';
-import { inlineFiles } from '../daemon/inline';
 import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName, NeuronsEditResult, ParamsOf } from '../daemon/protocol';
 import type { ExplanationBundle, WebviewMessage } from '../../../webviews/shared/messages';
 import { attachWebview, webviewOptions, type WebviewChannel } from '../panels/webviewHost';
@@ -53,10 +53,10 @@ async function runExplain(ctx: Ctx, model: string, modelPath: string, image: str
     const entry = await modelEntry(modelPath);
     try {
         const result = await ctx.request('explain/run', { model, image, attack, topUnits: 10, background: entry?.background ? { path: entry.background.path, labels: entry.background.labels, limit: backgroundSize() } : undefined }, { token, onProgress });
-        return { ...(await inlineFiles(result) as ExplainRunResult), missing: [] };
+        return { ...(await ctx.inline(result)), missing: [] };
     } catch (error) {
         if (!isMissingMethod(error)) throw error;
-        const attackResult = await inlineFiles(await ctx.request('attack/run', { model, items: { images: [image] }, attack, perImage: true, returnImages: true }, { token, onProgress })) as { items?: ExplainRunResult['attack'][] };
+        const attackResult = await ctx.inline(await ctx.request('attack/run', { model, items: { images: [image] }, attack, perImage: true, returnImages: true }, { token, onProgress })) as { items?: ExplainRunResult['attack'][] };
         const item = attackResult.items?.[0];
         if (!item) throw new DaemonError('attack/run', 'attack/run returned no item.');
         return { benign: item.benign, adversarial: item.adversarial, attack: item, layers: [], fromCache: false, missing: [{ method: 'explain/run', message: describeError('explain/run', error) }] };
@@ -68,6 +68,22 @@ async function pickImage(): Promise<string | undefined> {
     return picked?.[0]?.fsPath;
 }
 
+const shownImageTypes: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.bmp': 'image/bmp' };
+const maxShownImageBytes = 16 << 20;
+
+/**
+ * The image the user chose, as a data: URI: webviews may not load workspace files. Something that is not a regular
+ * file once links are followed (a link to /dev/zero or a FIFO) or is over 16 MiB is not shown.
+ */
+export async function imageDataUri(file: string): Promise<string | undefined> {
+    const type = shownImageTypes[path.extname(file).toLowerCase()];
+    if (!type) return undefined;
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile() || info.size > maxShownImageBytes) return undefined;
+    const bytes = await readFile(file).catch(() => undefined);
+    return bytes ? `data:${type};base64,${bytes.toString('base64')}` : undefined;
+}
+
 /** The explanation webview panel: one per model and image; a webview reloaded (hidden and shown again) gets the bundle and the last edit result again. */
 export class ExplanationPanel {
     static readonly viewType = 'advvis.explanation';
@@ -77,6 +93,7 @@ export class ExplanationPanel {
     static async show(ctx: Ctx, bundle: ExplanationBundle): Promise<ExplanationPanel> {
         const key = `${bundle.modelPath}|${bundle.imagePath}`;
         ExplanationPanel.panels.get(key)?.panel.dispose();
+        bundle.imageUri = await imageDataUri(bundle.imagePath);
         const panel = vscode.window.createWebviewPanel(ExplanationPanel.viewType, `Explain: ${path.basename(bundle.imagePath)}`, vscode.ViewColumn.Active, { ...webviewOptions(ctx), enableScripts: true });
         const instance = new ExplanationPanel(ctx, panel, bundle);
         ExplanationPanel.panels.set(key, instance);
@@ -85,7 +102,6 @@ export class ExplanationPanel {
     }
 
     private constructor(private readonly ctx: Ctx, readonly panel: vscode.WebviewPanel, private bundle: ExplanationBundle) {
-        if (/\.(png|jpe?g|bmp)$/i.test(bundle.imagePath)) bundle.imageUri = panel.webview.asWebviewUri(vscode.Uri.file(bundle.imagePath)).toString();
         this.channel = attachWebview(ctx, panel.webview, 'explain', panel.title, panelMethods, message => void this.onMessage(message));
         panel.onDidDispose(() => { this.disposed = true; this.cancel.cancel(); this.cancel.dispose(); this.channel.dispose(); });
         this.channel.onReady(() => void this.onReady());
@@ -157,7 +173,7 @@ export class ExplanationPanel {
     }
 
     private async call<M extends MethodName>(method: M, params: ParamsOf<M>): Promise<unknown> {
-        return inlineFiles(await this.ctx.request(method, params, { token: this.cancel.token, onProgress: () => undefined }));
+        return this.ctx.inline(await this.ctx.request(method, params, { token: this.cancel.token, onProgress: () => undefined }));
     }
 
     /** Background for the Flow View: the model's advvis.json data set, else the images beside this one. */

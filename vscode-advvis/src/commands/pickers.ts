@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import type { AttackSpec } from '../daemon/protocol';
 import { defaultAttack, describeAttack } from '../config';
-import { readAdvvisJson, type AdvvisModelEntry } from '../codelens/advvisJson';
+import { readAdvvisJsonFile, type AdvvisModelEntry } from '../codelens/advvisJson';
 
 const modelKey = 'advvis.lastModel';
 const attackKey = 'advvis.lastAttack';
@@ -13,7 +13,7 @@ const attackKey = 'advvis.lastAttack';
 export async function workspaceModels(): Promise<{ path: string; entry?: AdvvisModelEntry }[]> {
     const found = new Map<string, AdvvisModelEntry | undefined>();
     for (const config of await vscode.workspace.findFiles('**/advvis.json', '**/node_modules/**', 20)) {
-        const parsed = readAdvvisJson(Buffer.from(await vscode.workspace.fs.readFile(config)).toString('utf8'), path.dirname(config.fsPath));
+        const parsed = await readAdvvisJsonFile(config.fsPath);
         for (const entry of parsed.models) found.set(entry.path, entry);
     }
     for (const file of await vscode.workspace.findFiles('**/*.onnx', '**/{node_modules,.advvis}/**', 200)) if (!found.has(file.fsPath)) found.set(file.fsPath, undefined);

@@ -4,7 +4,6 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { backgroundSize, describeAttack } from '../config';
-import { inlineFiles } from '../daemon/inline';
 import type { AttackRunResult, DatasetRef } from '../daemon/protocol';
 import { currentAttack, modelEntry, pickModel } from './pickers';
 import { DatasetPanel } from './datasetPanel';
@@ -27,7 +26,7 @@ export async function robustnessReport(ctx: Ctx, modelPathArg?: string, folder?:
         const attackResult = await ctx.request('attack/run', { model: model.handle, items: { dataset }, attack, perImage: true, returnImages: true }, {
             token, onProgress: value => { progress.report({ message: value.message, increment: value.percentage !== undefined ? value.percentage - last : undefined }); last = value.percentage ?? last; },
         });
-        return { model, attackResult: await inlineFiles(attackResult) as AttackRunResult };
+        return { model, attackResult: await ctx.inline(attackResult) };
     });
     void vscode.window.showInformationMessage(`AdvVis: ${path.basename(modelPath)} under ${describeAttack(attack)}: clean accuracy ${(100 * result.attackResult.cleanAccuracy).toFixed(1)}%, `
         + `adversarial accuracy ${(100 * result.attackResult.adversarialAccuracy).toFixed(1)}%, success rate ${(100 * result.attackResult.successRate).toFixed(1)}% over ${result.attackResult.count} images.`);

@@ -1,8 +1,9 @@
-// Finds the daemon: the env var ADVVIS_DAEMON_DEBUG (developers), then the advvis.daemonPath setting, then the build
-// shipped inside the extension (daemon/<rid>/advvis[.exe]). A path ending in .dll runs with `dotnet`.
-// No vscode import: the extension passes in the setting and its own folder.
+// Finds the daemon: the env var ADVVIS_DAEMON_DEBUG (developers), then the advvis.daemonPath setting (user settings
+// only, see config.ts), then the build shipped inside the extension (daemon/<rid>/advvis[.exe]). A path ending in .dll
+// runs with `dotnet`. The daemon starts in its own folder, never the workspace: Windows looks for `dotnet` in the
+// working folder before PATH. No vscode import: the extension passes in the setting and its own folder.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface DaemonCommand {
     command: string;
@@ -10,6 +11,8 @@ export interface DaemonCommand {
     /** Where it came from, for messages. */
     source: 'env ADVVIS_DAEMON_DEBUG' | 'setting advvis.daemonPath' | 'bundled';
     path: string;
+    /** The working folder to start it in: the daemon's own. */
+    cwd: string;
 }
 
 export function runtimeId(platform: string = process.platform, arch: string = process.arch): string {
@@ -20,8 +23,8 @@ export function runtimeId(platform: string = process.platform, arch: string = pr
 export function commandFor(path: string, source: DaemonCommand['source'], extraArgs: string[]): DaemonCommand {
     const serve = ['serve', '--stdio', ...extraArgs];
     return path.toLowerCase().endsWith('.dll')
-        ? { command: process.env.DOTNET ?? 'dotnet', args: [path, ...serve], source, path }
-        : { command: path, args: serve, source, path };
+        ? { command: process.env.DOTNET ?? 'dotnet', args: [path, ...serve], source, path, cwd: dirname(path) }
+        : { command: path, args: serve, source, path, cwd: dirname(path) };
 }
 
 /** Returns the command to start, or an error message that says what to set. */

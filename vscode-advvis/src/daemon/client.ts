@@ -103,7 +103,7 @@ export class DaemonClient {
         const located = this.locate();
         if ('error' in located) throw new DaemonError('start', located.error);
         this.hooks.log(`starting the daemon (${located.source}): ${located.command} ${located.args.join(' ')}`);
-        const child = spawn(located.command, located.args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DOTNET_NOLOGO: '1' } });
+        const child = spawn(located.command, located.args, { cwd: located.cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DOTNET_NOLOGO: '1' } });
         this.child = child;
         this.stderrTail = '';
         child.stderr.setEncoding('utf8');

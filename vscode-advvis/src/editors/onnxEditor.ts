@@ -1,5 +1,8 @@
 // Custom read-only editor for *.onnx: the Architecture View. Opens the model in the daemon, asks for model/graph,
 // and forwards both unchanged; the webview lays them out. Selecting layers there is remembered for the Flow View.
+// In Restricted Mode it shows a notice with a button to manage trust instead, and never opens the model: even reading
+// a graph runs the daemon on a file of the workspace (shape inference, constant folding). When trust is granted, the
+// graph loads in place.
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { attachWebview } from '../panels/webviewHost';
@@ -23,8 +26,11 @@ export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider {
         const channel = attachWebview(this.ctx, panel.webview, 'architecture', `Architecture: ${modelPath}`, ['model/graph'], message => {
             if (message.type === 'selectLayers') void this.ctx.extension.workspaceState.update(`advvis.layers:${modelPath}`, message.layers);
         });
-        panel.onDidDispose(() => channel.dispose());
-        channel.onReady(async () => {
+        const load = async () => {
+            if (!vscode.workspace.isTrusted) {
+                await channel.post({ type: 'init', view: 'architecture', body: { modelPath, restricted: true } });
+                return;
+            }
             try {
                 const model = await this.ctx.request('model/open', { path: modelPath });
                 const graph = await this.ctx.request('model/graph', { model: model.handle });
@@ -34,6 +40,9 @@ export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider {
                 this.ctx.output.warn(`architecture view: ${(error as Error).message}`);
                 await channel.post({ type: 'init', view: 'architecture', body: { modelPath, error: describeError('model/graph', error) } });
             }
-        });
+        };
+        const trusted = vscode.workspace.onDidGrantWorkspaceTrust(() => void load());
+        panel.onDidDispose(() => { channel.dispose(); trusted.dispose(); });
+        channel.onReady(() => void load());
     }
 }

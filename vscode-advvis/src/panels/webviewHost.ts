@@ -1,12 +1,16 @@
 // The host side of a webview: HTML with CSP, the `ready` handshake, and the relay. Webviews never reach the daemon:
 // `rpc` messages are forwarded only for the methods the panel allows, results are inlined (cache files → base64) and
 // posted back; `export` writes the file the user picks; webview errors go to the log (and fail the e2e test).
+// Webviews may load local files only from the extension's media/ folder (their bundles and CSS): everything from the
+// daemon arrives inlined after the confinement check, and VS Code's resource loader follows symlinks under a root, so
+// listing the workspace, the cache or the export folder would let a symlink there show any file.
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
-import { inlineFiles } from '../daemon/inline';
 import { DaemonError } from '../daemon/client';
 import type { MethodName } from '../daemon/protocol';
 import type { HostMessage, WebviewMessage } from '../../../webviews/shared/messages';
+import { resultFolders } from '../daemon/inline';
+import { manageTrustCommand } from '../trust';
 import { webviewHtml } from './webviewHtml';
 
 export type ViewName = 'architecture' | 'explain' | 'dataset';
@@ -18,8 +22,7 @@ export interface WebviewChannel extends vscode.Disposable {
 }
 
 export function webviewOptions(ctx: Ctx): vscode.WebviewOptions {
-    const roots = [vscode.Uri.joinPath(ctx.extension.extensionUri, 'media'), ...(vscode.workspace.workspaceFolders ?? []).map(folder => folder.uri)];
-    return { enableScripts: true, localResourceRoots: roots };
+    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(ctx.extension.extensionUri, 'media')] };
 }
 
 export function attachWebview(ctx: Ctx, webview: vscode.Webview, view: ViewName, title: string, allowed: readonly MethodName[],
@@ -39,7 +42,7 @@ export function attachWebview(ctx: Ctx, webview: vscode.Webview, view: ViewName,
                     break;
                 }
                 try {
-                    const result = await inlineFiles(await ctx.request(message.method, message.params as never));
+                    const result = await ctx.inline(await ctx.request(message.method, message.params as never));
                     void webview.postMessage({ type: 'rpcResult', requestId: message.requestId, result } satisfies HostMessage);
                 } catch (error) {
                     const failure = error instanceof DaemonError ? { code: error.code ?? -32603, message: error.message } : { code: -32603, message: String(error) };
@@ -49,7 +52,10 @@ export function attachWebview(ctx: Ctx, webview: vscode.Webview, view: ViewName,
                 break;
             }
             case 'export':
-                await saveExport(message);
+                await saveExport(ctx, message);
+                break;
+            case 'manageTrust':
+                void vscode.commands.executeCommand(manageTrustCommand);
                 break;
             case 'error':
                 ctx.output.error(`${view} webview: ${message.message}`);
@@ -65,11 +71,11 @@ export function attachWebview(ctx: Ctx, webview: vscode.Webview, view: ViewName,
     };
 }
 
-async function saveExport(message: Extract<WebviewMessage, { type: 'export' }>): Promise<void> {
-    const root = vscode.workspace.workspaceFolders?.[0]?.uri;
+async function saveExport(ctx: Ctx, message: Extract<WebviewMessage, { type: 'export' }>): Promise<void> {
+    const root = ctx.workspaceRoot;
     const fileName = `${message.name.replace(/[^\w.-]+/g, '_')}.${message.format}`;
     const target = await vscode.window.showSaveDialog({
-        defaultUri: root ? vscode.Uri.joinPath(root, '.advvis', 'export', fileName) : undefined,
+        defaultUri: root ? vscode.Uri.joinPath(vscode.Uri.file(resultFolders(root).exportDir), fileName) : undefined,
         filters: { [message.format.toUpperCase()]: [message.format] },
     });
     if (!target) return;

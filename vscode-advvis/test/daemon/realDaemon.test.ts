@@ -13,7 +13,7 @@ import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { DaemonClient, DaemonError, type ProgressValue } from '../../src/daemon/client';
 import { locateDaemon } from '../../src/daemon/bootstrap';
 import { describeError } from '../../src/daemon/errors';
-import { inlineFiles } from '../../src/daemon/inline';
+import { confinedRoots, inlineFiles } from '../../src/daemon/inline';
 import { applyPart, explanationParts, visualizedUnits } from '../../src/commands/explainParts';
 import type { AttackSpec, ExplainRunResult, ModelInfo, ParamsOf, MethodName, ResultOf } from '../../src/daemon/protocol';
 import { ErrorCodes } from '../../src/daemon/protocol';
@@ -38,6 +38,10 @@ const timed = async <T>(label: string, run: () => Promise<T>): Promise<T> => {
     const started = Date.now();
     try { return await run(); } finally { console.log(`real daemon: ${label} ${Date.now() - started} ms`); }
 };
+// Results inlined as the extension does (only files inside the workspace's cache/export folders); a real result file
+// refused would be a confinement bug, so every refusal is kept and must stay empty.
+const refused: string[] = [];
+const inline = async <T>(value: T): Promise<T> => await inlineFiles(value, await confinedRoots(workspace, line => refused.push(line)), line => refused.push(line)) as T;
 const dataUrlIsPng = (url: string | undefined) => !!url && Buffer.from(url.replace(/^data:image\/png;base64,/, ''), 'base64').subarray(1, 4).toString() === 'PNG';
 
 beforeAll(async () => {
@@ -127,14 +131,14 @@ describe('the real daemon', () => {
         expect(item.benign.class).toBe(5);
         expect(item.linf).toBeLessThanOrEqual(attack.eps + 1e-5);
         expect(existsSync(item.adversarialPath!)).toBe(true);
-        const images = toDatasetImages({ modelPath, model: model.handle, datasetPath: join(workspace, 'digits'), attack, classNames: [], attackResult: await inlineFiles(result) as typeof result, missing: [], pending: [] });
+        const images = toDatasetImages({ modelPath, model: model.handle, datasetPath: join(workspace, 'digits'), attack, classNames: [], attackResult: await inline(result), missing: [], pending: [] });
         expect(images).toHaveLength(1);
         expect(images[0]).toMatchObject({ trueLabel: 5, benignLabel: 5, success: item.success, adversarialLabel: item.adversarial.class });
         expect(dataUrlIsPng(images[0].adversarialThumb)).toBe(true);
     });
 
     it('explains the digit: predictions before and after, per-layer divergence and the diverging point', async () => {
-        explain = await (timed('explain/run', async () => await inlineFiles(await client.request('explain/run', { model: model.handle, image: digit, attack, topUnits: 10 }, { onProgress: () => undefined })) as ExplainRunResult));
+        explain = await (timed('explain/run', async () => await inline(await client.request('explain/run', { model: model.handle, image: digit, attack, topUnits: 10 }, { onProgress: () => undefined }))));
         expect(explain.benign.class).toBe(5);
         expect(explain.adversarial.class).not.toBe(5);
         expect(explain.attack.success).toBe(true);
@@ -164,7 +168,7 @@ describe('the real daemon', () => {
         const failures: string[] = [];
         for (const part of parts) {
             try {
-                const result = await timed(part.method, async () => inlineFiles(await client.request(part.method, part.params as ParamsOf<typeof part.method>, { onProgress: () => undefined })));
+                const result = await timed(part.method, async () => inline(await client.request(part.method, part.params as ParamsOf<typeof part.method>, { onProgress: () => undefined })));
                 bundle = applyPart(bundle, part, result);
             } catch (error) {
                 failures.push(`${part.method}: ${describeError(part.method, error)}`);
@@ -233,9 +237,9 @@ describe('the real daemon', () => {
 
     it('gives the Dataset View 1-D profiles of two layers on one path, which convert to scatterplot positions', async () => {
         const dataset = { path: join(shared, 'data/mnist/t10k-images-idx3-ubyte.gz'), labels: join(shared, 'data/mnist/t10k-labels-idx1-ubyte.gz'), limit: 60 };
-        const attacked = await inlineFiles(await client.request('attack/run', { model: model.handle, items: { dataset }, attack: { kind: 'fgsm', eps: 0.2 } })) as ResultOf<'attack/run'>;
+        const attacked = await inline(await client.request('attack/run', { model: model.handle, items: { dataset }, attack: { kind: 'fgsm', eps: 0.2 } }));
         const adversarial = attacked.items!.map(item => item.adversarialPath!);
-        const profiles = await timed('profiles/compute (dataset view)', async () => await inlineFiles(await client.request('profiles/compute', { model: model.handle, layers: ['Pooling160_Output_0_reshape0', 'Plus214_Output_0'], background: { dataset }, foreground: adversarial, labelBy: 'true', seed: 42 })) as ResultOf<'profiles/compute'>);
+        const profiles = await timed('profiles/compute (dataset view)', async () => await inline(await client.request('profiles/compute', { model: model.handle, layers: ['Pooling160_Output_0_reshape0', 'Plus214_Output_0'], background: { dataset }, foreground: adversarial, labelBy: 'true', seed: 42 })));
         const images = toDatasetImages({ modelPath, model: model.handle, datasetPath: dataset.path, attack, classNames: [], attackResult: attacked, profiles, missing: [], pending: [] });
         expect(images).toHaveLength(60);
         expect(images.every(image => image.benignXY && image.adversarialXY)).toBe(true);
@@ -256,6 +260,10 @@ describe('the real daemon', () => {
         expect(again.fromCache).toBe(true);
         expect(again.adversarial.class).toBe(explain.adversarial.class);
         expect(log.filter(line => line.startsWith('UNEXPECTED'))).toEqual([]);
+    });
+
+    it('named only result files that the extension\'s confinement accepts (inside the workspace\'s cache or export folder)', () => {
+        expect(refused).toEqual([]);
     });
 
     it('answers a bad image with -32002 naming the file', async () => {

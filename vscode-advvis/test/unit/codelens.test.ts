@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { exportTarget, findModels, layerMatchesAttribute } from '../../src/codelens/pythonModels';
 import { mapToModel } from '../../src/codelens/modelMap';
-import { readAdvvisJson } from '../../src/codelens/advvisJson';
+import { readAdvvisJson, readAdvvisJsonFile } from '../../src/codelens/advvisJson';
 
 const torchSource = `import torch
 import torch.nn as nn
@@ -93,5 +96,17 @@ describe('mapToModel', () => {
     });
     it('reports bad advvis.json', () => {
         expect(readAdvvisJson('{', '/ws').error).toContain('not valid JSON');
+    });
+    it.skipIf(process.platform === 'win32')('reads an advvis.json file, and ignores one that links to a device instead of reading it', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'advvis-json-'));
+        try {
+            writeFileSync(join(dir, 'advvis.json'), '{ "models": [ { "path": "net.onnx" } ] }');
+            expect((await readAdvvisJsonFile(join(dir, 'advvis.json'))).models.map(m => m.path)).toEqual([join(dir, 'net.onnx')]);
+            mkdirSync(join(dir, 'cloned'));
+            symlinkSync('/dev/zero', join(dir, 'cloned', 'advvis.json'));
+            expect(await readAdvvisJsonFile(join(dir, 'cloned', 'advvis.json'))).toEqual({ models: [], error: expect.stringContaining('not a regular file of at most 1 MiB') });
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

@@ -6,7 +6,7 @@ const connection = createMessageConnection(new StreamMessageReader(process.stdin
 const opened = [];
 connection.onRequest('daemon/ping', () => ({ ok: true, version: 'fake-1' }));
 connection.onRequest('model/open', params => { opened.push(params.path); return { handle: `h-${params.path.length}`, path: params.path, unsupported: [], edits: [] }; });
-connection.onRequest('test/opened', () => ({ opened, pid: process.pid }));
+connection.onRequest('test/opened', () => ({ opened, pid: process.pid, cwd: process.cwd() }));
 connection.onRequest('attack/run', async params => {
     const token = params.workDoneToken;
     await connection.sendProgress({ _type: undefined }, token, { kind: 'begin', title: 'attack', cancellable: true });
