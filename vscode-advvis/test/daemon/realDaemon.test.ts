@@ -38,10 +38,14 @@ const timed = async <T>(label: string, run: () => Promise<T>): Promise<T> => {
     const started = Date.now();
     try { return await run(); } finally { console.log(`real daemon: ${label} ${Date.now() - started} ms`); }
 };
-// Results inlined as the extension does (only files inside the workspace's cache/export folders); a real result file
-// refused would be a confinement bug, so every refusal is kept and must stay empty.
+// Results inlined as the extension does (only files inside the workspace's cache/export folders). The daemon is told to
+// inline at most 256 bytes itself, so arrays and PNGs arrive as cache files; one refused would be a confinement bug.
 const refused: string[] = [];
-const inline = async <T>(value: T): Promise<T> => await inlineFiles(value, await confinedRoots(workspace, line => refused.push(line)), line => refused.push(line)) as T;
+let fileReferences = 0;
+const inline = async <T>(value: T): Promise<T> => {
+    fileReferences += (JSON.stringify(value).match(/"path":"[^"]*\.advvis[^"]*"/g) ?? []).length;
+    return await inlineFiles(value, await confinedRoots(workspace, line => refused.push(line)), line => refused.push(line)) as T;
+};
 const dataUrlIsPng = (url: string | undefined) => !!url && Buffer.from(url.replace(/^data:image\/png;base64,/, ''), 'base64').subarray(1, 4).toString() === 'PNG';
 
 beforeAll(async () => {
@@ -73,7 +77,7 @@ describe('the real daemon', () => {
             'attack/run', 'explain/run', 'profiles/compute', 'layer/reduce', 'layer/activationMaps', 'unit/visualize', 'unit/connections', 'unit/receptiveFields',
             'vulnerability/map', 'neurons/rank', 'neurons/cluster', 'attribution/graph', 'neurons/edit', 'export/write'];
         expect(mirrored.filter(name => !registered.includes(name))).toEqual([]);
-        const configured = await client.request('workspace/configure', { workspaceRoot: workspace, cacheDir: join(workspace, '.advvis', 'cache'), exportDir: join(workspace, '.advvis', 'export') });
+        const configured = await client.request('workspace/configure', { workspaceRoot: workspace, cacheDir: join(workspace, '.advvis', 'cache'), exportDir: join(workspace, '.advvis', 'export'), inlineLimitBytes: 256 });
         expect(configured.cacheDir).toBe(join(workspace, '.advvis', 'cache'));
     });
 
@@ -263,6 +267,8 @@ describe('the real daemon', () => {
     });
 
     it('named only result files that the extension\'s confinement accepts (inside the workspace\'s cache or export folder)', () => {
+        console.log(`real daemon: ${fileReferences} result files inlined`);
+        expect(fileReferences).toBeGreaterThan(0);
         expect(refused).toEqual([]);
     });
 
