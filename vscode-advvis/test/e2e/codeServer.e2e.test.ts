@@ -8,6 +8,8 @@
 // Then neuron editing (delete a unit, success rate before → after), CodeLens above a PyTorch nn.Module (train.py) whose
 // Architecture lens opens the Architecture View, and the Dataset View of 50 digits (DIR/<class>/*.pgm written from the
 // MNIST test set): scatterplots, prediction matrix, image grid, coordinated selection, vulnerability curves.
+// Last, a second code-server with Workspace Trust on opens the same folder untrusted (Restricted Mode): the Architecture
+// View shows its notice, Explain Attack is not offered, no daemon starts; trusting the folder draws the graph.
 // Asserts DOM and log files, never toasts; fails on errors in the webview consoles or the extension's log.
 // Screenshots: out/test-artifacts/e2e-*.png; the extension's log: out/test-artifacts/e2e-AdvVis.log.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,8 +31,10 @@ const timings: string[] = [];
 const started = Date.now();
 const mark = (label: string, since: number) => { timings.push(`${label} ${((Date.now() - since) / 1000).toFixed(1)} s`); console.log(`e2e: ${label} ${Date.now() - since} ms`); };
 
-let temp: string, workspace: string, server: ChildProcess | undefined, context: BrowserContext | undefined, page: Page;
+interface Workbench { server: ChildProcess; context: BrowserContext; page: Page; dataDir: string }
+let temp: string, workspace: string, workbench: Workbench | undefined, page: Page;
 const consoleErrors: string[] = [];
+const workbenches: Workbench[] = [];
 
 function freePort(): Promise<number> {
     return new Promise((done, fail) => {
@@ -42,13 +46,13 @@ function freePort(): Promise<number> {
 }
 
 /** The webview frame (nested iframes) in which `selector` matches; polls until it appears. */
-async function frameWith(selector: string, timeoutMs: number): Promise<Frame> {
+async function frameWith(selector: string, timeoutMs: number, on: Page = page): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-        for (const frame of page.frames()) {
+        for (const frame of on.frames()) {
             if (await frame.locator(selector).count().catch(() => 0)) return frame;
         }
-        await page.waitForTimeout(250);
+        await on.waitForTimeout(250);
     }
     throw new Error(`no frame shows ${selector} after ${timeoutMs} ms`);
 }
@@ -62,9 +66,73 @@ function filesUnder(dir: string): string[] {
 }
 
 /** The extension's LogOutputChannel file ("AdvVis") written by the extension host. */
-function extensionLog(): string {
-    const file = filesUnder(join(temp, 'data', 'logs')).find(path => /AdvVis\.log$/.test(path) || /[\\/]\d+-AdvVis\.log$/.test(path));
+function extensionLog(dataDir = workbench!.dataDir): string {
+    const file = filesUnder(join(dataDir, 'logs')).find(path => /AdvVis\.log$/.test(path) || /[\\/]\d+-AdvVis\.log$/.test(path));
     return file ? readFileSync(file, 'utf8') : '';
+}
+
+/**
+ * A code-server of its own (user data, extensions with the .vsix, chromium profile under temp/<name>) showing the
+ * workspace in headless chromium, once the explorer and the extension host are up. `trusted`: Workspace Trust off, as
+ * most users run; otherwise on, with no startup prompt, so the folder opens in Restricted Mode.
+ */
+async function startWorkbench(name: string, trusted: boolean, settings: Record<string, unknown>): Promise<Workbench> {
+    const dir = join(temp, name), dataDir = join(dir, 'data');
+    mkdirSync(join(dataDir, 'User'), { recursive: true });
+    writeFileSync(join(dataDir, 'User', 'settings.json'), JSON.stringify({
+        ...settings,
+        'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.enabled': !trusted,
+        'security.workspace.trust.startupPrompt': 'never', 'extensions.ignoreRecommendations': true, 'telemetry.telemetryLevel': 'off', 'update.mode': 'none',
+    }, null, 2));
+    const port = await freePort();
+    writeFileSync(join(dir, 'config.yaml'), `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+    const env = { ...process.env, XDG_DATA_HOME: join(dir, 'xdg-data'), XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_CACHE_HOME: join(dir, 'xdg-cache') };
+    const base = [codeServer, '--config', join(dir, 'config.yaml'), '--user-data-dir', dataDir, '--extensions-dir', join(dir, 'extensions'),
+        '--disable-telemetry', '--disable-update-check', ...(trusted ? ['--disable-workspace-trust'] : [])];
+
+    let t = Date.now();
+    execFileSync(process.execPath, [...base, '--install-extension', vsix], { env, stdio: 'pipe', timeout: 120_000 });
+    mark(`${name}: install the .vsix`, t);
+
+    t = Date.now();
+    const server = spawn(process.execPath, [...base, workspace], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let serverOutput = '';
+    server.stdout!.on('data', chunk => { serverOutput += chunk; });
+    server.stderr!.on('data', chunk => { serverOutput += chunk; });
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+        if (await fetch(`${url}/healthz`).then(r => r.ok, () => false)) break;
+        if (i > 240 || server.exitCode !== null) throw new Error(`code-server did not start:\n${serverOutput.slice(-3000)}`);
+        await new Promise(r => setTimeout(r, 250));
+    }
+    mark(`${name}: code-server ready`, t);
+
+    t = Date.now();
+    const context = await chromium.launchPersistentContext(join(dir, 'chromium'), {
+        executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1400, height: 900 },
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    });
+    const opened: Workbench = { server, context, page: context.pages()[0] ?? await context.newPage(), dataDir };
+    workbenches.push(opened);
+    const shown = opened.page;
+    shown.on('console', message => {
+        if (message.type() !== 'error') return;
+        const frameUrl = (() => { try { return message.location().url ?? ''; } catch { return ''; } })();
+        // Our webviews (vscode-webview frames running media/*.js) must log no error; the workbench's own noise is ignored.
+        if (/vscode-webview|advvis/i.test(frameUrl) || /advvis/i.test(message.text())) consoleErrors.push(`${name} ${frameUrl}: ${message.text()}`);
+    });
+    shown.on('pageerror', error => { if (/advvis/i.test(String(error.stack))) consoleErrors.push(`${name} ${String(error)}`); });
+    await shown.goto(`${url}/?folder=${encodeURIComponent(workspace)}`);
+    await shown.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await shown.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist.onnx' }).waitFor({ timeout: 60_000 });
+    // Contributions (the custom editor, menus) are known once the extension host has scanned the extensions; a file
+    // opened before that opens as text, as it would for a user clicking within the first seconds.
+    for (const deadline = Date.now() + 60_000; !filesUnder(join(dataDir, 'logs')).some(path => path.endsWith('remoteexthost.log') && readFileSync(path, 'utf8').includes('Eager extensions activated'));) {
+        if (Date.now() > deadline) throw new Error('the extension host did not start within 60 s');
+        await shown.waitForTimeout(250);
+    }
+    mark(`${name}: workbench with the explorer and the extension host`, t);
+    return opened;
 }
 
 /** Runs a workbench command through the palette (focus on the explorer first, so that F1 is not eaten by a webview). */
@@ -119,68 +187,21 @@ beforeAll(async () => {
         '    def forward(self, x):', '        return self.fc(self.conv2(self.conv1(x)).flatten(1))', '', '',
         'model = Net()', 'x = torch.randn(1, 1, 28, 28)', 'torch.onnx.export(model, x, "mnist.onnx")', '',
     ].join('\n'));
-    mkdirSync(join(temp, 'data', 'User'), { recursive: true });
-    writeFileSync(join(temp, 'data', 'User', 'settings.json'), JSON.stringify({
+    workbench = await startWorkbench('trusted', true, {
         'advvis.daemonPath': dll,
         // The Activation Profiles paper's PGD (pixel space), shortened: flips the zoo CNN's digits in well under a second.
         'advvis.backgroundSize': 300,
         'advvis.attack.method': 'pgd', 'advvis.attack.epsilon': 0.3, 'advvis.attack.stepSize': 0.075, 'advvis.attack.steps': 40,
-        'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false,
-        'extensions.ignoreRecommendations': true, 'telemetry.telemetryLevel': 'off', 'update.mode': 'none',
-    }, null, 2));
-    const port = await freePort();
-    writeFileSync(join(temp, 'config.yaml'), `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
-    const env = { ...process.env, XDG_DATA_HOME: join(temp, 'xdg-data'), XDG_CONFIG_HOME: join(temp, 'xdg-config'), XDG_CACHE_HOME: join(temp, 'xdg-cache') };
-    const base = [codeServer, '--config', join(temp, 'config.yaml'), '--user-data-dir', join(temp, 'data'), '--extensions-dir', join(temp, 'extensions'),
-        '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust'];
-
-    let t = Date.now();
-    execFileSync(process.execPath, [...base, '--install-extension', vsix], { env, stdio: 'pipe', timeout: 120_000 });
-    mark('install the .vsix', t);
-
-    t = Date.now();
-    server = spawn(process.execPath, [...base, workspace], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let serverOutput = '';
-    server.stdout!.on('data', chunk => { serverOutput += chunk; });
-    server.stderr!.on('data', chunk => { serverOutput += chunk; });
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-        if (await fetch(`${url}/healthz`).then(r => r.ok, () => false)) break;
-        if (i > 240 || server.exitCode !== null) throw new Error(`code-server did not start:\n${serverOutput.slice(-3000)}`);
-        await new Promise(r => setTimeout(r, 250));
-    }
-    mark('code-server ready', t);
-
-    t = Date.now();
-    context = await chromium.launchPersistentContext(join(temp, 'chromium'), {
-        executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1400, height: 900 },
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
     });
-    page = context.pages()[0] ?? await context.newPage();
-    page.on('console', message => {
-        if (message.type() !== 'error') return;
-        const frameUrl = (() => { try { return message.location().url ?? ''; } catch { return ''; } })();
-        // Our webviews (vscode-webview frames running media/*.js) must log no error; the workbench's own noise is ignored.
-        if (/vscode-webview|advvis/i.test(frameUrl) || /advvis/i.test(message.text())) consoleErrors.push(`${frameUrl}: ${message.text()}`);
-    });
-    page.on('pageerror', error => { if (/advvis/i.test(String(error.stack))) consoleErrors.push(String(error)); });
-    await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist.onnx' }).waitFor({ timeout: 60_000 });
-    // Contributions (the custom editor, menus) are known once the extension host has scanned the extensions; a file
-    // opened before that opens as text, as it would for a user clicking within the first seconds.
-    for (const deadline = Date.now() + 60_000; !filesUnder(join(temp, 'data', 'logs')).some(path => path.endsWith('remoteexthost.log') && readFileSync(path, 'utf8').includes('Eager extensions activated'));) {
-        if (Date.now() > deadline) throw new Error('the extension host did not start within 60 s');
-        await page.waitForTimeout(250);
-    }
-    mark('workbench with the explorer and the extension host', t);
+    page = workbench.page;
 }, 300_000);
 
 afterAll(async () => {
     try { if (page) await screenshot('last'); } catch { /* best effort */ }
-    try { if (temp) writeFileSync(join(artifacts, 'e2e-AdvVis.log'), extensionLog()); } catch { /* best effort */ }
-    await context?.close().catch(() => undefined);
-    if (server?.pid) {
+    try { if (workbench) writeFileSync(join(artifacts, 'e2e-AdvVis.log'), extensionLog()); } catch { /* best effort */ }
+    for (const { context, server } of workbenches.splice(0)) {
+        await context.close().catch(() => undefined);
+        if (!server.pid) continue;
         try { process.kill(-server.pid, 'SIGTERM'); } catch { /* gone */ }
         await new Promise(r => setTimeout(r, 1000));
         try { process.kill(-server.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -236,6 +257,8 @@ describe('AdvVis in a real VS Code (code-server)', () => {
         expect(adversarial).toMatch(/^Adversarial: \d \(\d+\.\d%\)$/);
         expect(adversarial).not.toContain('Adversarial: 5 ');
         expect(await frame.locator('.prediction[data-role="adversarial"] img').count()).toBe(1);
+        // The explained image itself arrives as a data: URI (webviews may load no workspace file).
+        expect(await frame.locator('.prediction[data-role="benign"] img').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
         // The follow-up parts settle: nothing left "Computing…", and no part is missing.
         await expect.poll(() => frame.locator('.advvis-note', { hasText: 'Computing' }).count(), { timeout: 90_000 }).toBe(0);
         mark('explanation panel complete', t);
@@ -354,4 +377,43 @@ describe('AdvVis in a real VS Code (code-server)', () => {
         expect(log.split('\n').filter(line => /\[error\]/i.test(line))).toEqual([]);
         expect(consoleErrors).toEqual([]);
     });
+});
+
+describe('AdvVis in Restricted Mode (the same folder, untrusted, in a code-server with Workspace Trust on)', () => {
+    let untrusted: Workbench;
+    beforeAll(async () => { untrusted = await startWorkbench('untrusted', false, { 'advvis.daemonPath': dll }); }, 180_000);
+
+    it('the Architecture View shows the notice, Explain Attack is not offered, no daemon starts; trusting the folder draws the graph', async () => {
+        const t = Date.now();
+        const shown = untrusted.page;
+        await shown.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: 30_000 });
+        await shown.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist.onnx' }).dblclick();
+        const frame = await frameWith('.advvis-restricted', 90_000, shown);
+        expect(await frame.locator('.advvis-restricted strong').textContent()).toBe('Restricted Mode');
+        expect(await frame.locator('svg[data-node-count]').count()).toBe(0);
+        await shown.screenshot({ path: join(artifacts, 'e2e-restricted-architecture.png') });
+        await shown.locator('.explorer-folders-view .monaco-list-row', { hasText: 'digits' }).click();
+        const row = shown.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist_08_5.png' });
+        await row.waitFor({ timeout: 20_000 });
+        await row.click({ button: 'right' });
+        await shown.locator('.monaco-menu .action-item', { hasText: 'Rename' }).first().waitFor({ timeout: 20_000 });
+        expect(await shown.locator('.monaco-menu .action-item', { hasText: 'Explain Attack' }).count()).toBe(0);
+        await shown.keyboard.press('Escape');
+        expect(extensionLog(untrusted.dataDir)).not.toContain('starting the daemon');
+        mark('Restricted Mode checked', t);
+
+        // The notice's button opens VS Code's trust editor; once trusted, the view draws the graph without a reload.
+        await frame.locator('.advvis-restricted button', { hasText: 'Manage Workspace Trust' }).click();
+        const trust = shown.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust$/ }).first();
+        await trust.waitFor({ timeout: 30_000 });
+        await trust.click();
+        await shown.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ state: 'detached', timeout: 30_000 });
+        await shown.locator('.tab', { hasText: 'mnist.onnx' }).first().click();
+        const trusted = await frameWith('svg[data-node-count]', 90_000, shown);
+        await expect.poll(() => trusted.locator('svg[data-node-count]').getAttribute('data-node-count'), { timeout: 30_000 }).toBe('11');
+        expect(extensionLog(untrusted.dataDir)).toContain('starting the daemon');
+        mark('trusted → Architecture View drawn', t);
+        await shown.screenshot({ path: join(artifacts, 'e2e-restricted-trusted.png') });
+        expect(consoleErrors).toEqual([]);
+    }, 240_000);
 });
