@@ -1,9 +1,11 @@
 // The host side of a webview: HTML with CSP, the `ready` handshake, and the relay. Webviews never reach the daemon:
 // `rpc` messages are forwarded only for the methods the panel allows, results are inlined (cache files → base64) and
-// posted back; `export` writes the file the user picks; webview errors go to the log (and fail the e2e test).
+// posted back; `export` writes the file the user picks (not through a symlink); webview errors go to the log (and fail
+// the e2e test).
 // Webviews may load local files only from the extension's media/ folder (their bundles and CSS): everything from the
 // daemon arrives inlined after the confinement check, and VS Code's resource loader follows symlinks under a root, so
 // listing the workspace, the cache or the export folder would let a symlink there show any file.
+import { lstat } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { DaemonError } from '../daemon/client';
@@ -79,6 +81,11 @@ async function saveExport(ctx: Ctx, message: Extract<WebviewMessage, { type: 'ex
         filters: { [message.format.toUpperCase()]: [message.format] },
     });
     if (!target) return;
+    // A repository may ship `.advvis/export/<name>` as a link to a file of the user's: never write through one.
+    if (target.scheme === 'file' && await lstat(target.fsPath).then(info => info.isSymbolicLink(), () => false)) {
+        void vscode.window.showErrorMessage(`AdvVis: ${target.fsPath} is a symbolic link; exports are never written through links. Choose another file name.`);
+        return;
+    }
     const bytes = message.encoding === 'base64' ? Buffer.from(message.content, 'base64') : Buffer.from(message.content, 'utf8');
     await vscode.workspace.fs.writeFile(target, bytes);
     void vscode.window.showInformationMessage(`AdvVis: exported ${vscode.workspace.asRelativePath(target)}`);

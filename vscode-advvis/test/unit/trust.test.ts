@@ -3,7 +3,7 @@
 // trust granted later loads the graph in place; a workspace value of advvis.daemonPath neither chooses the executable
 // nor restarts the daemon; webviews may load only the extension's media folder.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as vscode from 'vscode';
@@ -11,7 +11,7 @@ import { stub, Uri } from './vscodeStub';
 import { activate } from '../../src/extension';
 import { daemonPathSetting } from '../../src/config';
 import type { Ctx } from '../../src/ctx';
-import { webviewOptions } from '../../src/panels/webviewHost';
+import { attachWebview, webviewOptions } from '../../src/panels/webviewHost';
 import { ModelCodeLensProvider } from '../../src/codelens/provider';
 import { onnxViewType, type OnnxEditorProvider } from '../../src/editors/onnxEditor';
 import { RestrictedModeError } from '../../src/trust';
@@ -149,5 +149,27 @@ describe('webview confinement', () => {
     it('lets webviews load local files only from the extension\'s media folder, never the workspace', () => {
         const options = webviewOptions({ extension: { extensionUri: Uri.file('/ext') } } as unknown as Ctx);
         expect(options.localResourceRoots?.map(uri => uri.fsPath)).toEqual(['/ext/media']);
+    });
+
+    it.skipIf(process.platform === 'win32')('writes an export to the file the user picks, but never through a symbolic link a repository planted', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'advvis-export-'));
+        try {
+            const precious = join(dir, 'precious.txt');
+            writeFileSync(precious, 'the user\'s own file');
+            symlinkSync(precious, join(dir, 'mnist-architecture.svg'));
+            activateExtension();
+            const { panel, send } = fakePanel();
+            attachWebview(ctx, panel.webview, 'architecture', 't', []);
+            const exported = { type: 'export', format: 'svg', name: 'mnist-architecture', content: '<svg/>', encoding: 'utf8' } as const;
+            stub.saveAs = join(dir, 'mnist-architecture.svg');
+            await send(exported);
+            expect(stub.written).toEqual([]);
+            expect(stub.shown).toEqual([{ level: 'error', message: expect.stringContaining('is a symbolic link; exports are never written through links'), items: [] }]);
+            stub.saveAs = join(dir, 'plain.svg');
+            await send(exported);
+            expect(stub.written.map(w => [w.path, w.bytes.toString()])).toEqual([[join(dir, 'plain.svg'), '<svg/>']]);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

@@ -45,6 +45,9 @@ export const stub = {
     commands: new Map<string, (...args: unknown[]) => unknown>(),
     customEditors: new Map<string, unknown>(),
     logged: [] as string[],
+    /** The file the save dialog returns; what workspace.fs.writeFile wrote. */
+    saveAs: undefined as string | undefined,
+    written: [] as { path: string; bytes: Buffer }[],
     trustGranted: new EventEmitter<void>(),
     configurationChanged: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
     reset(): void {
@@ -57,6 +60,8 @@ export const stub = {
         this.commands.clear();
         this.customEditors.clear();
         this.logged = [];
+        this.saveAs = undefined;
+        this.written = [];
         this.trustGranted = new EventEmitter<void>();
         this.configurationChanged = new EventEmitter();
     },
@@ -99,6 +104,7 @@ export const workspace = {
     onDidGrantWorkspaceTrust: (listener: () => void) => stub.trustGranted.event(listener),
     onDidChangeConfiguration: (listener: (event: { affectsConfiguration(section: string): boolean }) => void) => stub.configurationChanged.event(listener),
     findFiles: async () => [],
+    fs: { writeFile: async (uri: StubUri, bytes: Uint8Array) => { stub.written.push({ path: uri.fsPath, bytes: Buffer.from(bytes) }); } },
     asRelativePath: (target: StubUri | string) => (typeof target === 'string' ? target : target.fsPath),
 };
 
@@ -111,6 +117,7 @@ export const window = {
     showWarningMessage: show('warning'),
     showErrorMessage: show('error'),
     showOpenDialog: async () => undefined,
+    showSaveDialog: async () => (stub.saveAs ? fileUri(stub.saveAs) : undefined),
     showQuickPick: async () => undefined,
     withProgress: async <T>(_options: unknown, task: (progress: { report(value: unknown): void }, token: CancellationTokenSource['token']) => Promise<T>) =>
         task({ report: () => undefined }, new CancellationTokenSource().token),
