@@ -19,6 +19,7 @@ import type { HostMessage, WebviewMessage } from '../../../webviews/shared/messa
 
 const tick = () => new Promise(resolve => setTimeout(resolve, 10));
 let ctx: Ctx;
+const activated: Ctx[] = [];
 let daemonRequests: string[];
 
 /** Activates the extension; the daemon client's requests are recorded (and answered like the daemon) instead of sent. */
@@ -27,6 +28,7 @@ function activateExtension(): Ctx {
     const context = { subscriptions: [] as { dispose(): unknown }[], extensionPath: '/ext', extensionUri: Uri.file('/ext'),
         workspaceState: { get: (key: string) => state.get(key), update: async (key: string, value: unknown) => { state.set(key, value); } } };
     ctx = activate(context as unknown as vscode.ExtensionContext).ctx;
+    activated.push(ctx);
     daemonRequests = [];
     vi.spyOn(ctx.client, 'request').mockImplementation(async (method: string) => {
         daemonRequests.push(method);
@@ -55,7 +57,7 @@ beforeEach(() => {
     stub.reset();
     stub.workspaceFolders = [{ uri: Uri.file('/ws'), name: 'ws', index: 0 }];
 });
-afterEach(() => { ctx?.dispose(); vi.restoreAllMocks(); });
+afterEach(() => { for (const c of activated.splice(0)) c.dispose(); vi.restoreAllMocks(); });
 
 describe('advvis.daemonPath', () => {
     it('ignores workspace and workspace-folder values, even when VS Code hands them on', () => {
