@@ -101,6 +101,35 @@ public sealed class ResultCacheTests : IDisposable
         finally { File.Delete(outside); }
     }
 
+    private sealed record PathResult(string Path, string? AdversarialPath = null);
+
+    [Fact]
+    public void A_planted_entry_with_valid_hashes_that_names_a_file_outside_the_cache_is_not_served()
+    {
+        _cache.Configure(_folder, long.MaxValue);
+        var blobs = _cache.Blobs(KeyOf(1));
+        string own = blobs.Write(".f32", new byte[16]);
+        _cache.Put(KeyOf(1), new PathResult(own), blobs, Options);
+        Assert.True(_cache.TryGet<PathResult>(KeyOf(1), Options, out var served) && served!.Path == own);
+
+        // What a repository can ship in .advvis/cache: an entry whose hashes are right (anyone can compute them), but
+        // whose result points the client at a file of the user's.
+        foreach (var planted in new[] { new PathResult(own, "/etc/passwd"), new PathResult("/home/someone/.ssh/id_rsa") })
+        {
+            var result = JsonSerializer.SerializeToElement(planted, Options);
+            string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(result)));
+            var stored = JsonSerializer.Deserialize<JsonElement>(File.ReadAllBytes(Path.Combine(_folder, "results", KeyOf(1) + ".json")));
+            var entry = new Dictionary<string, object?>
+            {
+                ["files"] = stored.GetProperty("files"), ["fileSha256"] = stored.GetProperty("fileSha256"), ["result"] = result, ["resultSha256"] = sha,
+            };
+            Directory.CreateDirectory(Path.Combine(_folder, "results"));
+            File.WriteAllBytes(Path.Combine(_folder, "results", KeyOf(2) + ".json"), JsonSerializer.SerializeToUtf8Bytes(entry, Options));
+            Assert.False(_cache.TryGet<PathResult>(KeyOf(2), Options, out _));
+            Assert.False(File.Exists(Path.Combine(_folder, "results", KeyOf(2) + ".json")));
+        }
+    }
+
     public void Dispose()
     {
         try { SafeFiles.DeleteWithoutFollowingLinks(_folder); } catch (IOException) { }

@@ -166,6 +166,9 @@ public sealed class ResultCache
         if (entry?.Result is not { } result || entry.ResultSha256 is null || entry.FileSha256 is null || entry.FileSha256.Length != entry.Files.Length)
             return "has no content hashes (written by an older AdvVis, or edited)";
         if (!Hash(result).Equals(entry.ResultSha256, StringComparison.Ordinal)) return "does not match its content hash (edited on disk?)";
+        var blobs = entry.Files.Select(f => Path.Combine(folder.Path, BlobsFolder, Path.GetFileName(f))).ToHashSet(StringComparer.Ordinal);
+        if (PathsIn(result).FirstOrDefault(p => !blobs.Contains(p)) is { } stray)
+            return $"names the file '{stray}', which is not one of its own files in the cache";
         for (int i = 0; i < entry.Files.Length; i++)
         {
             string blob = Path.Combine(folder.Path, BlobsFolder, Path.GetFileName(entry.Files[i]));
@@ -174,6 +177,25 @@ public sealed class ResultCache
                 return $"has a file {Path.GetFileName(blob)} that does not match its content hash (edited on disk?)";
         }
         return null;
+    }
+
+    /// <summary>
+    /// Every string member named "path" or "...Path" in a stored result. A result may name only its own companion files:
+    /// an entry that a repository shipped in its .advvis/cache (its hashes are easy to recompute) must not make the
+    /// client open a file elsewhere.
+    /// </summary>
+    private static IEnumerable<string> PathsIn(JsonElement element)
+    {
+        if (element.ValueKind == JsonValueKind.Array)
+            foreach (var item in element.EnumerateArray()) foreach (var p in PathsIn(item)) yield return p;
+        if (element.ValueKind != JsonValueKind.Object) yield break;
+        foreach (var member in element.EnumerateObject())
+        {
+            if (member.Value.ValueKind == JsonValueKind.String
+                && (member.Name.Equals("path", StringComparison.OrdinalIgnoreCase) || member.Name.EndsWith("Path", StringComparison.Ordinal)))
+                yield return member.Value.GetString()!;
+            foreach (var p in PathsIn(member.Value)) yield return p;
+        }
     }
 
     private void Remove(ConfinedFolder folder, string key, Entry? entry)
