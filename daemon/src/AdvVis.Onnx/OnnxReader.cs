@@ -18,6 +18,7 @@ public static class OnnxReader
             throw new OnnxFormatException($"Model file '{path}' does not exist. Check the path.");
         byte[] bytes;
         try { bytes = SafeFiles.ReadAllBytes(fullPath, "Model file"); }
+        catch (UnsafeFileException e) { throw new OnnxFormatException(e.Message, e); } // already names the file and the fix
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new OnnxFormatException($"Model file '{path}' cannot be read: {e.Message}", e);
@@ -58,6 +59,7 @@ public static class OnnxReader
     {
         byte[] bytes;
         try { bytes = SafeFiles.ReadAllBytes(path, "Tensor file"); }
+        catch (UnsafeFileException e) { throw new OnnxFormatException(e.Message, e); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new OnnxFormatException($"Tensor file '{path}' cannot be read: {e.Message}", e);
