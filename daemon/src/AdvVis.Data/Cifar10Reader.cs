@@ -1,6 +1,8 @@
 // Cifar10Reader: the CIFAR-10 (and CIFAR-100) "binary version" batches: fixed-size records of label
 // byte(s) followed by a 32×32 image stored as three planes (R, G, B), each row-major.
 
+using AdvVis.Safety;
+
 namespace AdvVis.Data;
 
 /// <summary>Reads CIFAR-10/100 binary batch files (data_batch_N.bin, test_batch.bin).</summary>
@@ -20,7 +22,7 @@ public static class Cifar10Reader
     public static LabeledImageSet ReadBatch(string path, IReadOnlyList<string>? classNames = null, int labelBytes = 1)
     {
         if (labelBytes is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(labelBytes), "CIFAR records have 1 (CIFAR-10) or 2 (CIFAR-100) label bytes.");
-        byte[] data = File.ReadAllBytes(path);
+        byte[] data = SafeFiles.ReadAllBytes(path, "CIFAR batch");
         int recordSize = labelBytes + PixelBytes;
         if (data.Length == 0 || data.Length % recordSize != 0)
             throw new DataFormatException(
@@ -61,8 +63,8 @@ public static class Cifar10Reader
         string? directory = Path.GetDirectoryName(Path.GetFullPath(batchPath));
         if (directory is null) return null;
         string meta = Path.Combine(directory, "batches.meta.txt");
-        if (!File.Exists(meta)) return null;
-        var names = File.ReadAllLines(meta).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+        if (!SafeFiles.IsRegularFile(meta)) return null;
+        var names = SafeFiles.ReadAllText(meta, "CIFAR class names").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
         return names.Length > 0 ? names : null;
     }
 }

@@ -3,6 +3,7 @@
 // imagenet_class_index.json ({"388": ["n02510455", "giant_panda"]}). Index i is the model's output i.
 
 using System.Text.Json;
+using AdvVis.Safety;
 
 namespace AdvVis.Data;
 
@@ -38,7 +39,7 @@ public sealed class ClassLabels
     /// <summary>Loads a .json (Keras class index) or text label file, chosen by content.</summary>
     public static ClassLabels Load(string path)
     {
-        string text = File.ReadAllText(path);
+        string text = SafeFiles.ReadAllText(path, "Labels file");
         try
         {
             return text.TrimStart().StartsWith('{') ? ParseKerasJson(text) : ParseText(text);

@@ -1,6 +1,8 @@
 // DatasetLoader: one entry point for every dataset form a user brings, chosen by what the path is: an image folder
 // (one sub-folder per class), a .tar/.tar.gz of one, IDX files (MNIST/Fashion-MNIST, gzip or not, labels found
 // beside), CIFAR-10 binary batches, .npz (images + labels) or .npy (images), or a single image. Unknown labels are -1.
+using AdvVis.Safety;
+
 namespace AdvVis.Data;
 
 public sealed record DatasetOptions
@@ -84,7 +86,7 @@ public static class DatasetLoader
         string dir = Path.GetDirectoryName(Path.GetFullPath(imagesPath))!, file = Path.GetFileName(imagesPath);
         var candidates = new[] { file.Replace("images-idx3", "labels-idx1"), file.Replace("images", "labels").Replace("idx3", "idx1") }
             .Where(c => c != file).Select(c => Path.Combine(dir, c)).Distinct();
-        var labels = candidates.FirstOrDefault(File.Exists);
+        var labels = candidates.FirstOrDefault(SafeFiles.IsRegularFile);
         var names = file.Contains("fashion", StringComparison.OrdinalIgnoreCase) ? IdxReader.FashionMnistClassNames : IdxReader.MnistClassNames;
         if (labels is not null) return IdxReader.LoadImagesAndLabels(imagesPath, labels, names);
         notes.Add($"no labels file found beside '{imagesPath}' (looked for {string.Join(", ", candidates.Select(Path.GetFileName))}): labels are unknown");

@@ -3,6 +3,7 @@
 
 using System.Buffers.Binary;
 using System.IO.Compression;
+using AdvVis.Safety;
 
 namespace AdvVis.Data;
 
@@ -17,7 +18,7 @@ public static class IdxReader
     /// <summary>Reads one IDX file (gzip or not) as an array with the file's shape and element type.</summary>
     public static NpyArray Read(string path)
     {
-        byte[] bytes = File.ReadAllBytes(path);
+        byte[] bytes = SafeFiles.ReadAllBytes(path, "IDX file");
         try
         {
             return Parse(bytes);

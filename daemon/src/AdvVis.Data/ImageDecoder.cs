@@ -2,6 +2,8 @@
 // magic bytes (never the extension, which users get wrong), applies the safety limits, and guarantees
 // that malformed input surfaces as ImageFormatException naming the file.
 
+using AdvVis.Safety;
+
 namespace AdvVis.Data;
 
 /// <summary>The container formats <see cref="ImageDecoder"/> recognises.</summary>
@@ -20,7 +22,7 @@ public static class ImageDecoder
     /// <summary>Reads and decodes a file. I/O errors (missing file, permissions) propagate unchanged.</summary>
     public static Image Decode(string path, ImageDecodeOptions? options = null)
     {
-        byte[] bytes = File.ReadAllBytes(path);
+        byte[] bytes = SafeFiles.ReadAllBytes(path, "Image file");
         try
         {
             return Decode(bytes, options);

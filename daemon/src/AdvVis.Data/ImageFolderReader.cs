@@ -4,6 +4,7 @@
 
 using System.Formats.Tar;
 using System.IO.Compression;
+using AdvVis.Safety;
 
 namespace AdvVis.Data;
 
@@ -50,7 +51,7 @@ public static class ImageFolderReader
                 .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal);
             IEnumerable<string> selected = options.MaxImagesPerClass is int max ? files.Take(max) : files;
             foreach (string file in selected)
-                items.Add((file, label, () => File.ReadAllBytes(file)));
+                items.Add((file, label, () => SafeFiles.ReadAllBytes(file, "Image file")));
         }
         return Decode(items, classNames!, warnings, options);
     }
@@ -63,7 +64,7 @@ public static class ImageFolderReader
     {
         options ??= new ImageFolderOptions();
         var members = new List<(string Name, string ClassName, byte[] Data)>();
-        using (var file = File.OpenRead(archivePath))
+        using (var file = SafeFiles.OpenRead(archivePath, "Dataset archive"))
         {
             Span<byte> magic = stackalloc byte[2];
             int got = file.Read(magic);

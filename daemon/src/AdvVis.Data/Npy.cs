@@ -3,6 +3,7 @@
 // numeric dtypes are read; Fortran order, object and structured dtypes are rejected with a clear message.
 
 using System.Text;
+using AdvVis.Safety;
 
 namespace AdvVis.Data;
 
@@ -13,7 +14,7 @@ public static class Npy
 
     public static NpyArray Read(string path)
     {
-        byte[] bytes = File.ReadAllBytes(path);
+        byte[] bytes = SafeFiles.ReadAllBytes(path, "Array file");
         try
         {
             return Parse(bytes);

@@ -2,6 +2,7 @@
 // Reading returns the arrays by name (member name without ".npy"); writing produces files numpy loads.
 
 using System.IO.Compression;
+using AdvVis.Safety;
 
 namespace AdvVis.Data;
 
@@ -11,7 +12,7 @@ public static class Npz
     /// <summary>Reads every array; keys are member names without the .npy suffix, in archive order.</summary>
     public static IReadOnlyDictionary<string, NpyArray> Read(string path)
     {
-        using var file = File.OpenRead(path);
+        using var file = SafeFiles.OpenRead(path, "Array archive");
         try
         {
             return Read(file);

@@ -1,6 +1,7 @@
 // How a model wants its images: size, crop, channel order, scaling and normalisation, plus its class labels.
 // Read from a sidecar `MODEL.onnx.advvis.json`; anything missing is inferred from the input shape and reported.
 using System.Text.Json;
+using AdvVis.Safety;
 
 namespace AdvVis.Data;
 
@@ -170,7 +171,7 @@ public sealed record Preprocessing(
     private static (JsonElement? Element, string? Path, JsonDocument? Document) FindConfig(string modelPath)
     {
         var sidecar = modelPath + ".advvis.json";
-        if (File.Exists(sidecar))
+        if (SafeFiles.Exists(sidecar))
         {
             var doc = Parse(sidecar);
             return (doc.RootElement, sidecar, doc);
@@ -182,7 +183,7 @@ public sealed record Preprocessing(
         foreach (var folder in folders.Distinct())
         {
             var workspace = Path.Combine(folder, "advvis.json");
-            if (!File.Exists(workspace)) continue;
+            if (!SafeFiles.Exists(workspace)) continue;
             var doc = Parse(workspace);
             if (!doc.RootElement.TryGetProperty("models", out var models)) { doc.Dispose(); continue; }
             IEnumerable<(string Key, JsonElement Value)> entries = models.ValueKind switch
@@ -202,7 +203,7 @@ public sealed record Preprocessing(
 
     private static JsonDocument Parse(string path)
     {
-        try { return JsonDocument.Parse(File.ReadAllText(path)); }
+        try { return JsonDocument.Parse(SafeFiles.ReadAllText(path, "Model config")); }
         catch (JsonException e) { throw new InvalidDataException($"Model config '{path}' is not valid JSON: {e.Message}"); }
     }
 
@@ -240,7 +241,7 @@ public sealed record Preprocessing(
     public static Preprocessing ForModel(string modelPath, int channels, int height, int width)
     {
         var sidecar = modelPath + ".advvis.json";
-        return File.Exists(sidecar) ? FromJson(sidecar, channels, height, width) : Inferred(channels, height, width);
+        return SafeFiles.Exists(sidecar) ? FromJson(sidecar, channels, height, width) : Inferred(channels, height, width);
     }
 
     public static Preprocessing Inferred(int channels, int height, int width) => new(
@@ -274,7 +275,15 @@ public sealed record Preprocessing(
             var std = Floats("std", 1f);
             if (std.Any(s => s == 0f)) throw new InvalidDataException($"Model config '{path}': std must not be 0.");
             string? labels = root.TryGetProperty("labels", out var l) ? l.GetString() : null;
-            if (labels is not null && !Path.IsPathRooted(labels)) labels = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, labels);
+            string configFolder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+            if (labels is not null && !Path.IsPathRooted(labels)) labels = Path.Combine(configFolder, labels);
+            if (labels is not null && !SafeFiles.IsInside(configFolder, labels))
+            {
+                // A config comes with the model (maybe from a cloned repository): it must not make AdvVis read, and show
+                // as class names, a file elsewhere on the machine.
+                assumptions.Add($"labels '{root.GetProperty("labels").GetString()}' lie outside the folder of '{path}' (after resolving links) and were ignored; keep the labels file beside the config");
+                labels = null;
+            }
             float[] range = root.TryGetProperty("range", out var rg) || root.TryGetProperty("value_range", out rg)
                 ? rg.EnumerateArray().Select(e => e.GetSingle()).ToArray() : [0f, 1f];
             if (range.Length != 2 || !(range[0] >= 0 && range[1] <= 1 && range[0] < range[1]))

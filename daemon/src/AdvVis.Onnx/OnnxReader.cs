@@ -1,6 +1,7 @@
 // Reads .onnx model files and .pb tensor files (the ONNX test-case format) into AdvVis.Onnx types.
 // Parsing is Google.Protobuf's; this file converts, validates sizes before allocating, and confines external data.
 using AdvVis.Onnx.Proto;
+using AdvVis.Safety;
 using Google.Protobuf;
 
 namespace AdvVis.Onnx;
@@ -13,10 +14,11 @@ public static class OnnxReader
     public static OnnxModel LoadModel(string path)
     {
         var fullPath = Path.GetFullPath(path);
-        if (!File.Exists(fullPath))
+        if (!SafeFiles.Exists(fullPath))
             throw new OnnxFormatException($"Model file '{path}' does not exist. Check the path.");
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(fullPath); }
+        try { bytes = SafeFiles.ReadAllBytes(fullPath, "Model file"); }
+        catch (UnsafeFileException e) { throw new OnnxFormatException(e.Message, e); } // already names the file and the fix
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new OnnxFormatException($"Model file '{path}' cannot be read: {e.Message}", e);
@@ -56,7 +58,8 @@ public static class OnnxReader
     public static OnnxTensor LoadTensor(string path)
     {
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        try { bytes = SafeFiles.ReadAllBytes(path, "Tensor file"); }
+        catch (UnsafeFileException e) { throw new OnnxFormatException(e.Message, e); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new OnnxFormatException($"Tensor file '{path}' cannot be read: {e.Message}", e);
@@ -211,8 +214,10 @@ public static class OnnxReader
     }
 
     /// <summary>
-    /// Loads a tensor stored beside the model. The location must stay inside the model's folder:
-    /// a model file must never make AdvVis read arbitrary files on the user's machine.
+    /// Loads a tensor stored beside the model. The location must stay inside the model's folder once every link is
+    /// resolved (a folder link in the repository must not lead out), and name a regular file, whose own length (not a
+    /// link's) bounds the read: a model file must never make AdvVis read arbitrary files on the user's machine.
+    /// Refusals say nothing about the file outside (not even whether it exists).
     /// </summary>
     private static ReadOnlyMemory<byte> ReadExternalData(TensorProto t, string? baseDir, string label)
     {
@@ -223,21 +228,35 @@ public static class OnnxReader
             throw new OnnxFormatException($"'{label}': tensor '{t.Name}' uses external data, which needs the model loaded from a file.");
         if (Path.IsPathRooted(location))
             throw new OnnxFormatException($"'{label}': tensor '{t.Name}' points to the absolute path '{location}'; external data must lie in the model's folder.");
-        var root = Path.GetFullPath(baseDir + Path.DirectorySeparatorChar);
-        var full = Path.GetFullPath(Path.Combine(root, location));
-        if (!full.StartsWith(root, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
-            throw new OnnxFormatException($"'{label}': tensor '{t.Name}' points outside the model's folder ('{location}'); AdvVis refuses to read it. Keep external data files beside the model.");
-        if (!File.Exists(full))
+        string outside = $"'{label}': tensor '{t.Name}' points outside the model's folder ('{location}'); AdvVis refuses to read it. Keep external data files beside the model, not behind links that lead elsewhere.";
+        string root, full;
+        try
+        {
+            root = SafeFiles.Resolve(baseDir);
+            full = SafeFiles.Resolve(Path.Combine(baseDir, location));
+        }
+        catch (UnsafeFileException) { throw new OnnxFormatException(outside); }
+        if (!SafeFiles.IsInsideResolved(root, full) || full.Equals(root, SafeFiles.PathComparison)) throw new OnnxFormatException(outside);
+        if (!SafeFiles.Exists(full))
             throw new OnnxFormatException($"'{label}': external data file '{location}' of tensor '{t.Name}' is missing; copy it next to the model.");
         long offset = entries.TryGetValue("offset", out var o) && long.TryParse(o, out var ov) ? ov : 0;
-        var fileLength = new FileInfo(full).Length;
+        using var stream = OpenExternal(full, location, t.Name, label);
+        var fileLength = stream.Length;
         long length = entries.TryGetValue("length", out var l) && long.TryParse(l, out var lv) ? lv : fileLength - offset;
         if (offset < 0 || length < 0 || offset + length > fileLength)
             throw new OnnxFormatException($"'{label}': tensor '{t.Name}' asks for bytes {offset}..{offset + length} of '{location}', which has {fileLength} bytes.");
-        using var stream = File.OpenRead(full);
         stream.Seek(offset, SeekOrigin.Begin);
         var buffer = new byte[length];
         stream.ReadExactly(buffer);
         return buffer;
+    }
+
+    private static FileStream OpenExternal(string resolved, string location, string tensor, string label)
+    {
+        try { return SafeFiles.OpenRead(resolved, $"External data file '{location}' of tensor '{tensor}'"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OnnxFormatException($"'{label}': {e.Message}", e);
+        }
     }
 }

@@ -90,6 +90,51 @@ public class BadInputTests
     }
 
     [Fact]
+    public void ExternalDataIsConfinedByItsResolvedTargetAndSizedByIt()
+    {
+        if (OperatingSystem.IsWindows()) return; // symbolic links need privileges there
+        var root = Directory.CreateTempSubdirectory("advvis-ext-link-");
+        try
+        {
+            var inside = Path.Combine(root.FullName, "model");
+            var etc = Path.Combine(root.FullName, "etc");
+            Directory.CreateDirectory(inside);
+            Directory.CreateDirectory(etc);
+            var secret = new float[] { 7f, 8f, 9f };
+            File.WriteAllBytes(Path.Combine(etc, "passwd"), System.Runtime.InteropServices.MemoryMarshal.AsBytes(secret.AsSpan()).ToArray());
+            File.CreateSymbolicLink(Path.Combine(inside, "etc_link"), etc);                           // a folder link out
+            File.CreateSymbolicLink(Path.Combine(inside, "passwd_link"), Path.Combine(etc, "passwd")); // a file link out
+            byte[] WithLocation(string location, long? length = null) => BuildModel(graph =>
+            {
+                var w = new TensorProto { Name = "w", DataType = 1, Dims = { 1, 3 }, DataLocation = TensorProto.Types.DataLocation.External };
+                w.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+                if (length is { } l) w.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = l.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                graph.Initializer.Add(w);
+                graph.Node.Add(new NodeProto { OpType = "Add", Input = { "x", "w" }, Output = { "y" } });
+            });
+
+            var path = Path.Combine(inside, "evil.onnx");
+            foreach (var (evil, length) in new (string, long?)[] { ("etc_link/passwd", null), ("passwd_link", 12), ("passwd_link", null) })
+            {
+                File.WriteAllBytes(path, WithLocation(evil, length));
+                var e = Assert.Throws<OnnxFormatException>(() => Model.Load(path));
+                Assert.Contains("outside the model's folder", e.Message);
+                Assert.DoesNotContain("12 bytes", e.Message); // nothing about the file behind the link
+            }
+
+            // A link inside the folder to a file inside it: allowed, and sized by its target (a 1-character link target
+            // is 1 byte long as a link, the weights are 12).
+            var weights = new float[] { 1f, 2f, 3f };
+            File.WriteAllBytes(Path.Combine(inside, "w"), System.Runtime.InteropServices.MemoryMarshal.AsBytes(weights.AsSpan()).ToArray());
+            File.CreateSymbolicLink(Path.Combine(inside, "weights_link"), "w");
+            var good = Path.Combine(inside, "good.onnx");
+            File.WriteAllBytes(good, WithLocation("weights_link"));
+            Assert.Equal(weights, Model.Load(good).Forward(Tensor.Zeros(1, 3)).Output.Data);
+        }
+        finally { AdvVis.Safety.SafeFiles.DeleteWithoutFollowingLinks(root.FullName); }
+    }
+
+    [Fact]
     public void Float16InitializersAreWidenedExactly()
     {
         var halfs = new[] { (Half)0.5f, (Half)(-2.25f), (Half)65504f };

@@ -3,6 +3,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using AdvVis.Data;
+using AdvVis.Safety;
 using AdvVis.Service.Protocol;
 
 namespace AdvVis.Service.Cache;
@@ -31,12 +32,16 @@ public static class Payloads
         return bytes;
     }
 
-    /// <summary>Reads an ArrayData the client sent (base64 or a file the client names) into floats, checking the shape.</summary>
-    public static float[] Read(ArrayData array)
+    /// <summary>
+    /// Reads an ArrayData the client sent into floats, checking the shape: base64, or by path a file in the cache folder
+    /// (an array a daemon result referenced). Any other path is refused without reading it, so no file outside the cache
+    /// can be copied out or measured through this.
+    /// </summary>
+    public static float[] Read(ArrayData array, ConfinedFolder? cache)
     {
         if (array.Dtype != "float32") throw new JsonRpc.JsonRpcException(JsonRpc.JsonRpcErrorCodes.InvalidParams, $"array dtype '{array.Dtype}' is not supported; use float32.");
         byte[] bytes = array.Base64 is not null ? Convert.FromBase64String(array.Base64)
-            : array.Path is not null ? File.ReadAllBytes(array.Path)
+            : array.Path is not null ? SafeFiles.ReadAllBytes(CacheFile(array.Path, cache), "array.path")
             : throw new JsonRpc.JsonRpcException(JsonRpc.JsonRpcErrorCodes.InvalidParams, "array needs base64 or path.");
         long count = array.Shape.Aggregate(1L, (a, d) => d < 0 ? -1 : a * d);
         if (count < 0 || count * 4 != bytes.Length)
@@ -44,5 +49,13 @@ public static class Payloads
         var values = new float[count];
         for (int i = 0; i < values.Length; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * 4));
         return values;
+    }
+
+    private static string CacheFile(string path, ConfinedFolder? cache)
+    {
+        if (cache is null)
+            throw new JsonRpc.JsonRpcException(AdvVisErrorCodes.PathNotAllowed, $"array.path '{path}' cannot be read: only files in the cache folder may be named by path, and no cache folder is configured. Send the array as base64.");
+        try { return cache.RequireFile(path, "array.path"); }
+        catch (UnsafeFileException e) { throw new JsonRpc.JsonRpcException(AdvVisErrorCodes.PathNotAllowed, e.Message + " Send the array as base64."); }
     }
 }

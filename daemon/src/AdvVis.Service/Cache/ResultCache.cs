@@ -1,12 +1,15 @@
 // ResultCache: results of expensive methods on disk under the workspace (.advvis/cache/), keyed by SHA-256 of the
 // method, the model's content hash, the content hashes of the input files and the params. Every file is written to a
 // temporary name and renamed into place, so a reader (or a crash, or a cancelled request) never sees half a file; an
-// entry lists its companion files (large arrays, PNGs, adversarial tensors) and counts as a miss if any is gone, so the
-// folder is safe to delete at any time. The folder is bounded: after each write the least recently used files are
-// removed until it fits.
+// entry lists its companion files (large arrays, PNGs, adversarial tensors) with their SHA-256, and carries the SHA-256
+// of its result: a missing or edited file makes the entry a miss, and the entry is removed. The folder is safe to delete
+// at any time, and bounded: after each write the least recently used entries (an entry with its companion files) are
+// removed until it fits. All file access goes through a ConfinedFolder: the cache must be a real folder the user owns,
+// nothing is written through a link, and deleting never follows one.
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using AdvVis.Safety;
 using AdvVis.Service.JsonRpc;
 
 namespace AdvVis.Service.Cache;
@@ -22,7 +25,10 @@ public sealed class ResultCache
     public ResultCache(RpcLogger logger) => _logger = logger;
 
     /// <summary>The cache folder; null means no disk cache (results computed every time, arrays inline).</summary>
-    public string? Directory { get; private set; }
+    public ConfinedFolder? Folder { get; private set; }
+
+    /// <summary>The cache folder's path as configured.</summary>
+    public string? Directory => Folder?.Path;
 
     public long MaxBytes { get; private set; } = Daemon.ServiceState.DefaultCacheMaxBytes;
 
@@ -30,11 +36,15 @@ public sealed class ResultCache
 
     public long Misses => Interlocked.Read(ref _misses);
 
-    public void Configure(string? directory, long maxBytes)
+    public void Configure(ConfinedFolder? folder, long maxBytes)
     {
-        Directory = directory;
+        Folder = folder;
         MaxBytes = maxBytes;
     }
+
+    /// <summary>Configures <paramref name="directory"/> checked on its own (no workspace root): refused when it is a link or not yours.</summary>
+    public void Configure(string? directory, long maxBytes) =>
+        Configure(directory is null ? null : ConfinedFolder.Open(directory, "cache folder", anchor: null), maxBytes);
 
     /// <summary>A cache key: SHA-256 over the method and the given parts (each length-prefixed, so parts cannot run together).</summary>
     public static string Key(string method, params string[] parts)
@@ -45,32 +55,36 @@ public sealed class ResultCache
     }
 
     /// <summary>A new writer for the companion files of the entry <paramref name="key"/> (or of a non-cached result).</summary>
-    public BlobWriter Blobs(string key) => new(Directory is null ? null : Path.Combine(Directory, BlobsFolder), key);
+    public BlobWriter Blobs(string key) => new(Folder, key);
 
     public bool TryGet<T>(string key, JsonSerializerOptions options, out T? result)
     {
         result = default;
-        if (Directory is null) return false;
-        string path = Path.Combine(Directory, ResultsFolder, key + ".json");
+        if (Folder is not { } folder) return false;
+        string path = Path.Combine(folder.Path, ResultsFolder, key + ".json");
         try
         {
-            if (!File.Exists(path)) { Interlocked.Increment(ref _misses); return false; }
-            var entry = JsonSerializer.Deserialize<Entry>(File.ReadAllBytes(path), options);
-            if (entry?.Result is null || entry.Files.Any(f => !File.Exists(Path.Combine(Directory, BlobsFolder, Path.GetFileName(f)))))
+            folder.Verify();
+            if (FileStatus.OfLink(path).Kind == FileKind.Missing) { Interlocked.Increment(ref _misses); return false; }
+            var entry = JsonSerializer.Deserialize<Entry>(SafeFiles.ReadAllBytes(path, "Cache entry"), options);
+            if (Damage(folder, entry) is { } damage)
             {
+                _logger.Warning($"Cache entry {key[..16]} {damage}; removing it and recomputing.");
+                Remove(folder, key, entry);
                 Interlocked.Increment(ref _misses);
                 return false;
             }
-            result = entry.Result.Value.Deserialize<T>(options);
+            result = entry!.Result!.Value.Deserialize<T>(options);
             var now = DateTime.UtcNow;
             TryTouch(path, now);
-            foreach (var f in entry.Files) TryTouch(Path.Combine(Directory, BlobsFolder, Path.GetFileName(f)), now);
+            foreach (var f in entry.Files) TryTouch(Path.Combine(folder.Path, BlobsFolder, f), now);
             Interlocked.Increment(ref _hits);
             return result is not null;
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or NotSupportedException)
         {
-            _logger.Warning($"Cache entry {key} is unreadable ({e.Message}); recomputing.");
+            _logger.Warning($"Cache entry {key[..16]} is unreadable ({e.Message}); recomputing.");
+            if (e is JsonException) Remove(folder, key, null);
             Interlocked.Increment(ref _misses);
             return false;
         }
@@ -79,78 +93,141 @@ public sealed class ResultCache
     /// <summary>Stores a result whose companion files <paramref name="blobs"/> are already written. Failures are logged, never thrown.</summary>
     public void Put<T>(string key, T result, BlobWriter blobs, JsonSerializerOptions options)
     {
-        if (Directory is null) return;
+        if (Folder is not { } folder) return;
         try
         {
-            var entry = new Entry(blobs.Files.Select(Path.GetFileName).ToArray()!, JsonSerializer.SerializeToElement(result, options));
-            WriteAtomically(Path.Combine(Directory, ResultsFolder, key + ".json"), JsonSerializer.SerializeToUtf8Bytes(entry, options));
+            var element = JsonSerializer.SerializeToElement(result, options);
+            var written = blobs.Written;
+            var entry = new Entry(written.Select(w => Path.GetFileName(w.Path)).ToArray(), written.Select(w => w.Sha256).ToArray(), element, Hash(element));
+            folder.WriteAtomically(Path.Combine(ResultsFolder, key + ".json"), JsonSerializer.SerializeToUtf8Bytes(entry, options));
             Evict();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _logger.Warning($"Could not write cache entry {key}: {e.Message}");
+            _logger.Warning($"Could not write cache entry {key[..16]}: {e.Message}");
         }
     }
 
     public (int Entries, long Bytes) Stats()
     {
-        if (Directory is null || !System.IO.Directory.Exists(Directory)) return (0, 0);
-        var files = new DirectoryInfo(Directory).EnumerateFiles("*", SearchOption.AllDirectories).ToList();
-        return (files.Count(f => f.Directory?.Name == ResultsFolder && f.Extension == ".json"), files.Sum(f => f.Length));
+        if (Folder is not { } folder) return (0, 0);
+        var files = folder.Files().ToList();
+        return (files.Count(f => IsEntryFile(folder, f.Path) && f.Status.Kind == FileKind.Regular), files.Sum(f => f.Status.Kind == FileKind.Regular ? f.Status.Length : 0));
     }
 
+    /// <summary>Removes every entry and companion file; links in the cache are removed as links, their targets untouched.</summary>
     public (int Entries, long Bytes) Clear()
     {
-        if (Directory is null) return (0, 0);
+        if (Folder is not { } folder) return (0, 0);
         lock (_evictGate)
         {
             var stats = Stats();
-            foreach (var sub in new[] { ResultsFolder, BlobsFolder })
-            {
-                string folder = Path.Combine(Directory, sub);
-                if (System.IO.Directory.Exists(folder)) System.IO.Directory.Delete(folder, recursive: true);
-            }
+            folder.Delete(ResultsFolder);
+            folder.Delete(BlobsFolder);
             return stats;
         }
     }
 
-    /// <summary>Removes least recently used files until the folder fits <see cref="MaxBytes"/>.</summary>
+    /// <summary>
+    /// Removes least recently used entries, each with its companion files, until the folder fits <see cref="MaxBytes"/>.
+    /// An entry's files share the first 32 hex digits of its key, and its time is the newest of their write times (a
+    /// hit touches them all). Files in flight (temporary names) are neither counted nor removed; links are not counted.
+    /// </summary>
     public void Evict()
     {
-        if (Directory is null || !System.IO.Directory.Exists(Directory)) return;
+        if (Folder is not { } folder) return;
         lock (_evictGate)
         {
-            var files = new DirectoryInfo(Directory).EnumerateFiles("*", SearchOption.AllDirectories)
-                .Where(f => !f.Name.Contains(".tmp-", StringComparison.Ordinal)).ToList();
-            long total = files.Sum(f => f.Length);
-            if (total <= MaxBytes) return;
-            foreach (var file in files.OrderBy(f => f.LastWriteTimeUtc))
+            var units = folder.Files()
+                .Where(f => f.Status.Kind == FileKind.Regular && !Path.GetFileName(f.Path).Contains(".tmp-", StringComparison.Ordinal))
+                .GroupBy(f => UnitOf(f.Path))
+                .Select(g => (Files: g.Select(f => f.Path).ToList(), Bytes: g.Sum(f => f.Status.Length), Used: g.Max(f => f.Status.LastWriteUtc)))
+                .ToList();
+            long total = units.Sum(u => u.Bytes);
+            foreach (var unit in units.OrderBy(u => u.Used).ThenBy(u => u.Files[0], StringComparer.Ordinal))
             {
                 if (total <= MaxBytes) break;
-                try { file.Delete(); total -= file.Length; }
-                catch (IOException) { }
+                try
+                {
+                    foreach (var file in unit.Files) folder.DeleteFile(file);
+                    total -= unit.Bytes;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _logger.Warning($"Could not evict cache files {string.Join(", ", unit.Files.Select(Path.GetFileName))}: {e.Message}");
+                }
             }
         }
     }
 
-    /// <summary>Writes <paramref name="bytes"/> to a temporary file beside <paramref name="path"/> and renames it into place.</summary>
-    public static void WriteAtomically(string path, ReadOnlySpan<byte> bytes)
+    /// <summary>What is wrong with an entry (null when it is whole): the result's hash, a companion file missing or edited.</summary>
+    private static string? Damage(ConfinedFolder folder, Entry? entry)
     {
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temp = path + ".tmp-" + Guid.NewGuid().ToString("N");
+        if (entry?.Result is not { } result || entry.ResultSha256 is null || entry.FileSha256 is null || entry.FileSha256.Length != entry.Files.Length)
+            return "has no content hashes (written by an older AdvVis, or edited)";
+        if (!Hash(result).Equals(entry.ResultSha256, StringComparison.Ordinal)) return "does not match its content hash (edited on disk?)";
+        var blobs = entry.Files.Select(f => Path.Combine(folder.Path, BlobsFolder, Path.GetFileName(f))).ToHashSet(StringComparer.Ordinal);
+        if (PathsIn(result).FirstOrDefault(p => !blobs.Contains(p)) is { } stray)
+            return $"names the file '{stray}', which is not one of its own files in the cache";
+        for (int i = 0; i < entry.Files.Length; i++)
+        {
+            string blob = Path.Combine(folder.Path, BlobsFolder, Path.GetFileName(entry.Files[i]));
+            if (FileStatus.OfLink(blob).Kind != FileKind.Regular) return $"lost its file {Path.GetFileName(blob)}";
+            if (!Convert.ToHexStringLower(SHA256.HashData(SafeFiles.ReadAllBytes(blob, "Cache file"))).Equals(entry.FileSha256[i], StringComparison.Ordinal))
+                return $"has a file {Path.GetFileName(blob)} that does not match its content hash (edited on disk?)";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Every string member named "path" or "...Path" in a stored result. A result may name only its own companion files:
+    /// an entry that a repository shipped in its .advvis/cache (its hashes are easy to recompute) must not make the
+    /// client open a file elsewhere.
+    /// </summary>
+    private static IEnumerable<string> PathsIn(JsonElement element)
+    {
+        if (element.ValueKind == JsonValueKind.Array)
+            foreach (var item in element.EnumerateArray()) foreach (var p in PathsIn(item)) yield return p;
+        if (element.ValueKind != JsonValueKind.Object) yield break;
+        foreach (var member in element.EnumerateObject())
+        {
+            if (member.Value.ValueKind == JsonValueKind.String
+                && (member.Name.Equals("path", StringComparison.OrdinalIgnoreCase) || member.Name.EndsWith("Path", StringComparison.Ordinal)))
+                yield return member.Value.GetString()!;
+            foreach (var p in PathsIn(member.Value)) yield return p;
+        }
+    }
+
+    private void Remove(ConfinedFolder folder, string key, Entry? entry)
+    {
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            lock (_evictGate)
             {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: false);
+                folder.DeleteFile(Path.Combine(ResultsFolder, key + ".json"));
+                foreach (var f in entry?.Files ?? []) folder.DeleteFile(Path.Combine(BlobsFolder, Path.GetFileName(f)));
             }
-            File.Move(temp, path, overwrite: true);
         }
-        finally
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            _logger.Warning($"Could not remove cache entry {key[..16]}: {e.Message}");
         }
+    }
+
+    /// <summary>SHA-256 of the result as the serializer writes it (the same bytes for the same content, whatever the file's whitespace).</summary>
+    private static string Hash(JsonElement result) => Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(result)));
+
+    private static bool IsEntryFile(ConfinedFolder folder, string path) =>
+        Path.GetExtension(path) == ".json" && Path.GetFileName(Path.GetDirectoryName(path)) == ResultsFolder
+        && Path.GetDirectoryName(Path.GetDirectoryName(path)) == folder.Path;
+
+    /// <summary>The entry a file belongs to: results/KEY.json and blobs/KEY32-n.ext share KEY's first 32 hex digits.</summary>
+    private static string UnitOf(string path)
+    {
+        string name = Path.GetFileName(path);
+        int dash = name.IndexOf('-');
+        string stem = dash > 0 ? name[..dash] : Path.GetFileNameWithoutExtension(name);
+        return stem.Length >= 32 ? stem[..32] : path;
     }
 
     private static void TryTouch(string path, DateTime now)
@@ -158,27 +235,31 @@ public sealed class ResultCache
         try { File.SetLastWriteTimeUtc(path, now); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private sealed record Entry(string[] Files, JsonElement? Result);
+    private sealed record Entry(string[] Files, string[]? FileSha256, JsonElement? Result, string? ResultSha256);
 }
 
 /// <summary>Writes an entry's companion files into the cache's blobs folder (or nowhere when there is no cache).</summary>
-public sealed class BlobWriter(string? folder, string key)
+public sealed class BlobWriter(ConfinedFolder? folder, string key)
 {
-    private readonly List<string> _files = [];
+    private readonly List<(string Path, string Sha256)> _written = [];
     private int _next;
 
     /// <summary>False when there is no cache folder: callers must inline everything.</summary>
     public bool CanWrite => folder is not null;
 
-    public IReadOnlyList<string> Files { get { lock (_files) return _files.ToList(); } }
+    public IReadOnlyList<string> Files { get { lock (_written) return _written.Select(w => w.Path).ToList(); } }
+
+    /// <summary>The files written, with the SHA-256 of the bytes written (checked when the entry is read back).</summary>
+    public IReadOnlyList<(string Path, string Sha256)> Written { get { lock (_written) return _written.ToList(); } }
 
     /// <summary>Writes one file named after the key and returns its absolute path.</summary>
     public string Write(string extension, ReadOnlySpan<byte> bytes)
     {
         if (folder is null) throw new InvalidOperationException("no cache folder");
-        string path = Path.Combine(folder, $"{key[..Math.Min(32, key.Length)]}-{Interlocked.Increment(ref _next)}{extension}");
-        ResultCache.WriteAtomically(path, bytes);
-        lock (_files) _files.Add(path);
+        string name = $"{key[..Math.Min(32, key.Length)]}-{Interlocked.Increment(ref _next)}{extension}";
+        string path = folder.WriteAtomically(Path.Combine("blobs", name), bytes);
+        string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        lock (_written) _written.Add((path, sha));
         return path;
     }
 }

@@ -41,8 +41,16 @@ public static class AdvVisService
         };
         var options = new EndpointOptions { Logger = RpcLogger.Stderr(level) };
         var state = new ServiceState(options.Logger);
-        state.Configure(new WorkspaceConfigureParams(Option("--workspace"), Option("--cache"), Option("--export"),
-            Option("--cache-max-bytes") is { } max ? long.Parse(max, System.Globalization.CultureInfo.InvariantCulture) : null));
+        try
+        {
+            state.Configure(new WorkspaceConfigureParams(Option("--workspace"), Option("--cache"), Option("--export"),
+                Option("--cache-max-bytes") is { } max ? long.Parse(max, System.Globalization.CultureInfo.InvariantCulture) : null));
+        }
+        catch (AdvVis.Safety.UnsafeFileException e)
+        {
+            // A refused folder must not stop the daemon: it runs without disk cache/export until workspace/configure fixes it.
+            options.Logger.Error(e.Message);
+        }
         return await JsonRpcServer.RunStdioAsync(endpoint => Register(endpoint, state), options, cancellationToken).ConfigureAwait(false);
     }
 
@@ -119,6 +127,7 @@ public sealed class Registrar(Endpoint endpoint, ServiceState state)
     internal static JsonRpcException? Map(Exception e) => e switch
     {
         JsonRpcException or OperationCanceledException => null,
+        AdvVis.Safety.UnsafeFileException u => new JsonRpcException(u.OutsideAllowedFolder ? AdvVisErrorCodes.PathNotAllowed : AdvVisErrorCodes.BadInput, u.Message, innerException: e),
         OnnxFormatException or DataFormatException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
             or UnauthorizedAccessException or FormatException => new JsonRpcException(AdvVisErrorCodes.BadInput, e.Message, innerException: e),
         IOException => new JsonRpcException(AdvVisErrorCodes.BadInput, e.Message, innerException: e),

@@ -4,6 +4,7 @@
 using System.Security.Cryptography;
 using AdvVis.Data;
 using AdvVis.Engine;
+using AdvVis.Safety;
 using AdvVis.Service.JsonRpc;
 using AdvVis.Service.Protocol;
 
@@ -70,8 +71,7 @@ public static class Items
     {
         var pre = RequireImageModel(model);
         string full = Path.GetFullPath(path);
-        if (!File.Exists(full)) throw new JsonRpcException(AdvVisErrorCodes.BadInput, $"Item file '{full}' does not exist.");
-        byte[] bytes = File.ReadAllBytes(full);
+        byte[] bytes = SafeFiles.ReadAllBytes(full, "Item file");
         string hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
         string ext = Path.GetExtension(full).ToLowerInvariant();
         if (ext == ".npy")
@@ -135,8 +135,8 @@ public static class Items
     private static LabeledImageSet ReadDataset(DatasetRef dataset)
     {
         string path = Path.GetFullPath(dataset.Path);
-        if (System.IO.Directory.Exists(path)) return ImageFolderReader.Read(path);
-        if (!File.Exists(path)) throw new JsonRpcException(AdvVisErrorCodes.BadInput, $"Dataset '{path}' does not exist.");
+        if (FileStatus.OfTarget(path).Kind == FileKind.Directory) return ImageFolderReader.Read(path);
+        SafeFiles.RequireRegularFile(path, "Dataset");
         string name = Path.GetFileName(path).ToLowerInvariant();
         if (name.EndsWith(".npz", StringComparison.Ordinal))
         {
@@ -161,15 +161,16 @@ public static class Items
         foreach (var path in paths)
         {
             string full = Path.GetFullPath(path);
-            if (System.IO.Directory.Exists(full))
+            if (FileStatus.OfTarget(full).Kind == FileKind.Directory)
             {
                 foreach (var file in System.IO.Directory.EnumerateFiles(full, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
                 {
+                    if (!SafeFiles.IsRegularFile(file)) continue; // the readers skip what is not a regular file too
                     sha.AppendData(System.Text.Encoding.UTF8.GetBytes(Path.GetRelativePath(full, file)));
-                    sha.AppendData(File.ReadAllBytes(file));
+                    sha.AppendData(SafeFiles.ReadAllBytes(file, "Dataset file"));
                 }
             }
-            else if (File.Exists(full)) sha.AppendData(File.ReadAllBytes(full));
+            else if (SafeFiles.IsRegularFile(full)) sha.AppendData(SafeFiles.ReadAllBytes(full, "Dataset file"));
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }

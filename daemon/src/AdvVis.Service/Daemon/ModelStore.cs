@@ -6,6 +6,7 @@ using AdvVis.Analysis.Architecture;
 using AdvVis.Data;
 using AdvVis.Engine;
 using AdvVis.Onnx;
+using AdvVis.Safety;
 using AdvVis.Service.JsonRpc;
 using AdvVis.Service.Protocol;
 
@@ -48,10 +49,10 @@ public sealed class ModelStore
     public OpenModel Open(string path, string? expectedSha256, CancellationToken cancellation)
     {
         string full = System.IO.Path.GetFullPath(path);
-        if (!File.Exists(full)) throw new JsonRpcException(AdvVisErrorCodes.BadInput, $"Model file '{full}' does not exist.");
         string sha;
         long bytes;
-        using (var stream = File.OpenRead(full))
+        // Refuses FIFOs, devices and /proc entries (directly or through links) before opening, so model/open answers at once.
+        using (var stream = SafeFiles.OpenRead(full, "Model file"))
         {
             bytes = stream.Length;
             sha = Convert.ToHexStringLower(SHA256.HashData(stream));

@@ -1,6 +1,8 @@
 // ServiceState: the daemon's mutable state (folders it may write, the result cache, open models), shared by the
 // handlers. Folder settings change only in mutating requests, which the endpoint runs alone, so readers see a stable
-// snapshot without locks.
+// snapshot without locks. Both folders are ConfinedFolders: a folder that is (or goes through) a link below the workspace
+// root, or belongs to another user, is refused before anything is written or deleted in it.
+using AdvVis.Safety;
 using AdvVis.Service.Cache;
 using AdvVis.Service.JsonRpc;
 using AdvVis.Service.Protocol;
@@ -25,19 +27,29 @@ public sealed class ServiceState
 
     public ResultCache Cache { get; }
 
-    public string? ExportDir { get; private set; }
+    /// <summary>The export folder; null until workspace/configure names one.</summary>
+    public ConfinedFolder? Export { get; private set; }
+
+    public string? ExportDir => Export?.Path;
+
+    /// <summary>The workspace root last configured; the cache and export folders' components below it must be real folders.</summary>
+    public string? WorkspaceRoot { get; private set; }
 
     public int InlineLimitBytes { get; private set; } = DefaultInlineLimitBytes;
 
+    /// <summary>Checks every setting first and applies them together: a refused folder changes nothing.</summary>
     public void Configure(WorkspaceConfigureParams p)
     {
-        string? root = p.WorkspaceRoot is null ? null : Path.GetFullPath(p.WorkspaceRoot);
-        string? cache = p.CacheDir is not null ? Path.GetFullPath(p.CacheDir) : root is not null ? Path.Combine(root, ".advvis", "cache") : Cache.Directory;
-        string? export = p.ExportDir is not null ? Path.GetFullPath(p.ExportDir) : root is not null ? Path.Combine(root, ".advvis", "export") : ExportDir;
+        string? root = p.WorkspaceRoot is null ? WorkspaceRoot : Path.GetFullPath(p.WorkspaceRoot);
+        string? cache = p.CacheDir is not null ? Path.GetFullPath(p.CacheDir) : p.WorkspaceRoot is not null ? Path.Combine(root!, ".advvis", "cache") : null;
+        string? export = p.ExportDir is not null ? Path.GetFullPath(p.ExportDir) : p.WorkspaceRoot is not null ? Path.Combine(root!, ".advvis", "export") : null;
         if (p.CacheMaxBytes is { } max && max < 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "cacheMaxBytes must not be negative.");
         if (p.InlineLimitBytes is { } inline && inline < 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "inlineLimitBytes must not be negative.");
-        Cache.Configure(cache, p.CacheMaxBytes ?? Cache.MaxBytes);
-        ExportDir = export;
+        var cacheFolder = cache is null ? Cache.Folder : ConfinedFolder.Open(cache, "cache folder", root);
+        var exportFolder = export is null ? Export : ConfinedFolder.Open(export, "export folder", root);
+        WorkspaceRoot = root;
+        Cache.Configure(cacheFolder, p.CacheMaxBytes ?? Cache.MaxBytes);
+        Export = exportFolder;
         InlineLimitBytes = p.InlineLimitBytes ?? InlineLimitBytes;
     }
 
@@ -51,7 +63,7 @@ public sealed class ServiceState
         string root = Path.GetFullPath(folder);
         string full = Path.GetFullPath(Path.Combine(root, relative));
         string prefix = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
-        if (!full.StartsWith(prefix, StringComparison.Ordinal))
+        if (!full.StartsWith(prefix, SafeFiles.PathComparison))
             throw new JsonRpcException(AdvVisErrorCodes.PathNotAllowed, $"{what} '{relative}' leaves the folder {root}; only files inside it may be written.");
         return full;
     }

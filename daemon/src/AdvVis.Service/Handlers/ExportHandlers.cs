@@ -1,8 +1,10 @@
-// export/write: writes the client's data under the export folder, atomically, refusing paths that leave it.
+// export/write: writes the client's data under the export folder, atomically, refusing paths that leave it (by name
+// or through a link), and reading arrays by path only from the cache folder.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using AdvVis.Data;
+using AdvVis.Safety;
 using AdvVis.Service.Cache;
 using AdvVis.Service.Daemon;
 using AdvVis.Service.JsonRpc;
@@ -15,13 +17,13 @@ internal static class ExportHandlers
     public static void Register(Registrar r) =>
         r.Add<ExportWriteParams, ExportWriteResult>("export/write", (p, context) =>
         {
-            string folder = r.State.ExportDir ?? throw new JsonRpcException(AdvVisErrorCodes.NotConfigured,
+            var folder = r.State.Export ?? throw new JsonRpcException(AdvVisErrorCodes.NotConfigured,
                 "No export folder: call workspace/configure with workspaceRoot or exportDir first.");
-            string path = ServiceState.InsideFolder(folder, p.FileName, "fileName");
+            string path = ServiceState.InsideFolder(folder.Path, p.FileName, "fileName");
             byte[] bytes = p.Format switch
             {
-                ExportFormat.Npy => Npy.ToBytes(NpyArray(p)),
-                ExportFormat.Csv => Csv(p),
+                ExportFormat.Npy => Npy.ToBytes(NpyArray(p, r.State.Cache.Folder)),
+                ExportFormat.Csv => Csv(p, r.State.Cache.Folder),
                 ExportFormat.Json => p.Json is { } json ? JsonSerializer.SerializeToUtf8Bytes(json, new JsonSerializerOptions { WriteIndented = true })
                     : throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "format json needs 'json'."),
                 ExportFormat.Png => p.PngBase64 is { } png ? CheckedPng(png)
@@ -29,20 +31,20 @@ internal static class ExportHandlers
                 _ => throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, $"Unknown format {p.Format}."),
             };
             context.CancellationToken.ThrowIfCancellationRequested();
-            ResultCache.WriteAtomically(path, bytes);
-            return new ExportWriteResult(path, bytes.Length);
+            // Written through the confined folder: a link on the way (or the folder replaced by one) is refused.
+            return new ExportWriteResult(folder.WriteAtomically(path, bytes), bytes.Length);
         });
 
-    private static AdvVis.Data.NpyArray NpyArray(ExportWriteParams p)
+    private static AdvVis.Data.NpyArray NpyArray(ExportWriteParams p, ConfinedFolder? cache)
     {
         var array = p.Array ?? throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "format npy needs 'array'.");
-        return new AdvVis.Data.NpyArray(Payloads.Read(array), array.Shape);
+        return new AdvVis.Data.NpyArray(Payloads.Read(array, cache), array.Shape);
     }
 
-    private static byte[] Csv(ExportWriteParams p)
+    private static byte[] Csv(ExportWriteParams p, ConfinedFolder? cache)
     {
         var array = p.Array ?? throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "format csv needs 'array'.");
-        var values = Payloads.Read(array);
+        var values = Payloads.Read(array, cache);
         int rows = array.Shape.Length == 0 ? 1 : array.Shape[0];
         int columns = rows == 0 ? 0 : values.Length / rows;
         var text = new StringBuilder();
