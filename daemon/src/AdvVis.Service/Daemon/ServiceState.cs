@@ -1,6 +1,7 @@
 // ServiceState: the daemon's mutable state (folders it may write, the result cache, open models), shared by the
 // handlers. Folder settings change only in mutating requests, which the endpoint runs alone, so readers see a stable
 // snapshot without locks.
+using AdvVis.Safety;
 using AdvVis.Service.Cache;
 using AdvVis.Service.JsonRpc;
 using AdvVis.Service.Protocol;
@@ -29,6 +30,9 @@ public sealed class ServiceState
 
     public int InlineLimitBytes { get; private set; } = DefaultInlineLimitBytes;
 
+    /// <summary>What each request may allocate in one piece (AdvVis.Safety.MemoryBudget); `--memory-budget` or workspace/configure.</summary>
+    public MemoryBudget MemoryBudget { get; private set; } = MemoryBudget.ProcessDefault;
+
     public void Configure(WorkspaceConfigureParams p)
     {
         string? root = p.WorkspaceRoot is null ? null : Path.GetFullPath(p.WorkspaceRoot);
@@ -36,12 +40,14 @@ public sealed class ServiceState
         string? export = p.ExportDir is not null ? Path.GetFullPath(p.ExportDir) : root is not null ? Path.Combine(root, ".advvis", "export") : ExportDir;
         if (p.CacheMaxBytes is { } max && max < 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "cacheMaxBytes must not be negative.");
         if (p.InlineLimitBytes is { } inline && inline < 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "inlineLimitBytes must not be negative.");
+        if (p.MemoryBudgetBytes is { } budget && budget <= 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "memoryBudgetBytes must be positive.");
         Cache.Configure(cache, p.CacheMaxBytes ?? Cache.MaxBytes);
         ExportDir = export;
         InlineLimitBytes = p.InlineLimitBytes ?? InlineLimitBytes;
+        if (p.MemoryBudgetBytes is { } bytes) MemoryBudget = new MemoryBudget(bytes);
     }
 
-    public WorkspaceConfigureResult Describe() => new(Cache.Directory, ExportDir, Cache.MaxBytes, InlineLimitBytes);
+    public WorkspaceConfigureResult Describe() => new(Cache.Directory, ExportDir, Cache.MaxBytes, InlineLimitBytes, MemoryBudget.Bytes);
 
     /// <summary>Resolves a client file name inside <paramref name="folder"/>; anything escaping it is refused.</summary>
     public static string InsideFolder(string folder, string relative, string what)

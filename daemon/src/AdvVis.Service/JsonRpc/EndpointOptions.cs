@@ -14,6 +14,12 @@ public sealed class EndpointOptions
     /// <summary>Frames with a larger Content-Length are skipped and answered with -32600.</summary>
     public int MaxFrameBytes { get; init; } = MessageReader.DefaultMaxFrameBytes;
 
+    /// <summary>
+    /// How many requests run at once, each on its own dedicated worker thread (the receive loop is not one of them).
+    /// Default: the processor count, at least 2. More requests wait in arrival order, cancellable while they wait.
+    /// </summary>
+    public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
+
     /// <summary>Minimum spacing of <c>$/progress</c> "report" notifications per request; begin/end are never delayed.</summary>
     public TimeSpan ProgressThrottle { get; init; } = TimeSpan.FromMilliseconds(50);
 

@@ -39,6 +39,7 @@ public sealed class RpcTestClient : IAsyncDisposable
         options = new EndpointOptions
         {
             MaxFrameBytes = options.MaxFrameBytes,
+            Workers = options.Workers,
             ProgressThrottle = options.ProgressThrottle,
             TimeProvider = options.TimeProvider,
             DrainTimeout = options.DrainTimeout,

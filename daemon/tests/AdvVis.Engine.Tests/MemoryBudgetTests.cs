@@ -1,0 +1,53 @@
+// Memory bombs (issue 12): tiny models whose shapes ask for gigabytes are refused before anything is allocated, with
+// an error naming the node, its output tensor, the size and the budget. The files are made by
+// daemon/tests/reference/make_memory_bombs.py (Debian's python3-onnx).
+using System.Diagnostics;
+using AdvVis.Safety;
+using Xunit.Abstractions;
+
+namespace AdvVis.Engine.Tests;
+
+public sealed class MemoryBudgetTests(ITestOutputHelper output)
+{
+    private static readonly MemoryBudget OneGiB = new(1L << 30);
+
+    [Fact]
+    public void Constant_folding_refuses_a_ConstantOfShape_bomb_before_allocating()
+    {
+        string path = TestPaths.TestData("bombs/constant_of_shape_46000.onnx");
+        Assert.True(new FileInfo(path).Length < 200);
+        using var _ = MemoryBudget.Use(OneGiB);
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.StartNew();
+        var e = Assert.Throws<MemoryBudgetExceededException>(() => Model.Load(path));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        output.WriteLine($"refused in {clock.ElapsedMilliseconds} ms, {allocated / 1024} KiB allocated: {e.Message}");
+        Assert.StartsWith("Output 'y' of node 'bomb' (ConstantOfShape) at load (constant folding): a float32 tensor of shape [46000,46000] would need 7.9 GiB, more than the memory budget of 1 GiB", e.Message);
+        Assert.True(allocated < 16 << 20, $"{allocated} bytes allocated");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public void A_run_refuses_an_Expand_whose_size_comes_from_a_constant_shape()
+    {
+        using var _ = MemoryBudget.Use(OneGiB);
+        var model = Model.Load(TestPaths.TestData("bombs/expand_40000.onnx")); // not foldable: its data is the input
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<MemoryBudgetExceededException>(() => model.Forward(Tensor.Zeros(1, 1, 1, 1)));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        output.WriteLine(e.Message);
+        Assert.StartsWith("Output 'y' of node 'bomb' (Expand): a float32 tensor of shape [1,1,40000,40000] would need 6 GiB, more than the memory budget of 1 GiB", e.Message);
+        Assert.True(allocated < 16 << 20, $"{allocated} bytes allocated");
+    }
+
+    [Fact]
+    public void Within_the_budget_the_same_ops_run()
+    {
+        using var _ = MemoryBudget.Use(new MemoryBudget(64L << 30));
+        Assert.Equal(0, ShapeMath.Count([0, 46000]));
+        Assert.Equal(46000 * 46000, ShapeMath.Count([46000, 46000]));
+        using var small = MemoryBudget.Use(new MemoryBudget(1 << 20));
+        Assert.Equal(1 << 18, ShapeMath.Count([512, 512]));
+        Assert.Throws<MemoryBudgetExceededException>(() => Tensor.Zeros(513, 512));
+    }
+}
