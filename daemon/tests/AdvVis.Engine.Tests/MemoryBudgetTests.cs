@@ -2,6 +2,7 @@
 // an error naming the node, its output tensor, the size and the budget. The files are made by
 // daemon/tests/reference/make_memory_bombs.py (Debian's python3-onnx).
 using System.Diagnostics;
+using AdvVis.Onnx;
 using AdvVis.Safety;
 using Xunit.Abstractions;
 
@@ -38,6 +39,26 @@ public sealed class MemoryBudgetTests(ITestOutputHelper output)
         output.WriteLine(e.Message);
         Assert.StartsWith("Output 'y' of node 'bomb' (Expand): a float32 tensor of shape [1,1,40000,40000] would need 6 GiB, more than the memory budget of 1 GiB", e.Message);
         Assert.True(allocated < 16 << 20, $"{allocated} bytes allocated");
+    }
+
+    [Fact]
+    public void Folded_constants_must_fit_the_budget_together()
+    {
+        // Eight ConstantOfShape of 1 MiB each, all kept as model constants: each fits a 4 MiB budget, together they do not.
+        var nodes = Enumerable.Range(0, 8).Select(i => new OnnxNode($"fill{i}", "ConstantOfShape", "", ["shape"], [$"c{i}"], new Dictionary<string, OnnxAttribute>())).ToList();
+        var shape = new OnnxTensor("shape", [2], OnnxElementType.Int64, null, [512, 512]);
+        var graph = new OnnxGraph("folds", nodes, new Dictionary<string, OnnxTensor> { ["shape"] = shape }, [],
+            nodes.Select(n => new OnnxValueInfo(n.Outputs[0], OnnxElementType.Float, null)).ToList(), []);
+        var onnx = new OnnxModel(8, "advvis-tests", new Dictionary<string, long> { [""] = 13 }, graph, null);
+
+        using (MemoryBudget.Use(new MemoryBudget(4L << 20)))
+        {
+            var e = Assert.Throws<MemoryBudgetExceededException>(() => Model.FromOnnx(onnx));
+            output.WriteLine(e.Message);
+            Assert.StartsWith("Output 'c4' of node 'fill4' (ConstantOfShape) at load (constant folding): the constants folded so far (this one included) would need 5 MiB, more than the memory budget of 4 MiB", e.Message);
+        }
+        using (MemoryBudget.Use(new MemoryBudget(16L << 20)))
+            Assert.Equal(8, Enumerable.Range(0, 8).Count(i => Model.FromOnnx(onnx).ConstantValue($"c{i}") is { Length: 1 << 18 }));
     }
 
     [Fact]

@@ -217,7 +217,7 @@ public sealed class Model
                         constants[n.Outputs[k]] = outputs[k];
                         foldedBytes += (long)outputs[k].Length * (outputs[k].IsInteger ? sizeof(long) : sizeof(float));
                     }
-                    budget.EnsureFits(foldedBytes, $"the constants folded so far ({where})");
+                    budget.EnsureFits(foldedBytes, "the constants folded so far (this one included)");
                     continue;
                 }
                 catch (MemoryBudgetExceededException e)

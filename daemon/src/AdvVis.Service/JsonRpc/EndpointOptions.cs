@@ -16,9 +16,11 @@ public sealed class EndpointOptions
 
     /// <summary>
     /// How many requests run at once, each on its own dedicated worker thread (the receive loop is not one of them).
-    /// Default: the processor count, at least 2. More requests wait in arrival order, cancellable while they wait.
+    /// Default: half the processor count, at least 2: one running request also gets the kernels' fork-join team (one
+    /// thread per core), the others compute on their worker alone. More requests wait in arrival order, cancellable
+    /// while they wait.
     /// </summary>
-    public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount / 2);
 
     /// <summary>Minimum spacing of <c>$/progress</c> "report" notifications per request; begin/end are never delayed.</summary>
     public TimeSpan ProgressThrottle { get; init; } = TimeSpan.FromMilliseconds(50);
