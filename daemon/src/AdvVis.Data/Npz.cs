@@ -84,7 +84,7 @@ public static class Npz
             largest = Math.Max(largest, entry.Length);
         }
         long peak = MemoryBudget.SaturatingBytes(2, largest) is var twice && twice > long.MaxValue - total ? long.MaxValue : total + twice;
-        MemoryBudget.Check(peak, $"loading the {members} .npz member(s), {MemoryBudget.Format(total)} uncompressed as the archive declares");
+        MemoryBudget.Check(peak, $"loading the {members} .npz member(s) ({MemoryBudget.Format(total)} uncompressed, as the archive declares)");
     }
 
     /// <summary>Writes arrays like numpy.savez (or savez_compressed when <paramref name="compress"/>).</summary>

@@ -85,13 +85,13 @@ public sealed record MemoryBudget(long Bytes)
         [("GiB", 1L << 30), ("MiB", 1L << 20), ("KiB", 1L << 10), ("GB", 1L << 30), ("MB", 1L << 20), ("KB", 1L << 10),
          ("G", 1L << 30), ("M", 1L << 20), ("K", 1L << 10), ("B", 1)];
 
-    /// <summary>"7.9 GiB", "512 MiB", "900 bytes".</summary>
+    /// <summary>"7.88 GiB", "512 MiB", "900 bytes".</summary>
     public static string Format(long bytes) => bytes switch
     {
         long.MaxValue => "more than 8 EiB",
-        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.#} GiB"),
-        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.#} MiB"),
-        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.#} KiB"),
+        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.##} GiB"),
+        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.##} MiB"),
+        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.##} KiB"),
         _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} bytes"),
     };
 

@@ -28,7 +28,7 @@ public sealed class MemoryBombTests(ITestOutputHelper output)
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         output.WriteLine($"refused in {clock.ElapsedMilliseconds} ms with {allocated / 1024} KiB allocated: {e.Message}");
         Assert.Contains(path, e.Message);
-        Assert.Contains("6 .npz member(s), 3 GiB uncompressed", e.Message);
+        Assert.Contains("6 .npz member(s) (3 GiB uncompressed, as the archive declares)", e.Message);
         Assert.Contains("memory budget of 1 GiB", e.Message);
         Assert.True(allocated < 16 << 20, $"{allocated} bytes allocated");
     }
@@ -76,6 +76,28 @@ public sealed class MemoryBombTests(ITestOutputHelper output)
         Assert.Contains("big.pgm", e.Message);
         Assert.Contains("PNM image of 8000×8000 pixels", e.Message);
         Assert.Contains("memory budget of 256 MiB", e.Message);
+    }
+
+    [Fact]
+    public void A_gzip_idx_that_inflates_past_the_budget_is_stopped_while_inflating()
+    {
+        // 100,000 blank 28×28 images (78 MB inflated) in about 80 KB of gzip, against a 16 MiB budget.
+        using var dir = TestSupport.CreateTempDirectory();
+        string path = Path.Combine(dir.Path, "images-idx3-ubyte.gz");
+        using (var gzip = new GZipStream(File.Create(path), CompressionLevel.SmallestSize))
+        {
+            gzip.Write([0, 0, 0x08, 3, 0, 0x01, 0x86, 0xA0, 0, 0, 0, 28, 0, 0, 0, 28]);
+            var zeros = new byte[28 * 28 * 1000];
+            for (int i = 0; i < 100; i++) gzip.Write(zeros);
+        }
+        using var _ = MemoryBudget.Use(new MemoryBudget(16L << 20));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<MemoryBudgetExceededException>(() => IdxReader.Read(path));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"{new FileInfo(path).Length / 1024} KiB on disk, {allocated >> 20} MiB allocated: {e.Message}");
+        Assert.Contains(path, e.Message);
+        Assert.Contains("memory budget of 16 MiB", e.Message);
+        Assert.True(allocated < 64L << 20, $"{allocated} bytes allocated");
     }
 
     /// <summary>An .npz of float32 zero vectors, written with numpy's layout (version 1.0 headers), deflated.</summary>
