@@ -68,6 +68,8 @@ public sealed class WorkerPoolTests(ITestOutputHelper output)
         Assert.DoesNotContain("spin-19", started);
         Assert.DoesNotContain("spin-10", started);
         Assert.True(pings[10] < 100, $"median ping {pings[10]:0.0} ms");
-        Assert.All(cancels, c => Assert.True(c < 1000, $"a cancel took {c:0} ms"));
+        // Generous here (the 1 s is asserted against the real daemon in LimitsAndLoadTests): this process also
+        // runs the spinning handlers and the client, so on a loaded machine its own thread pool adds the outliers.
+        Assert.All(cancels, c => Assert.True(c < 2000, $"a cancel took {c:0} ms"));
     }
 }
