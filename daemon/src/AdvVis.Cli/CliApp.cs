@@ -36,6 +36,9 @@ public static class CliApp
                                                      timings (--bench: umap-learn's figures next to ours)
           advvis --version
 
+        every command, serve included, takes --memory-budget SIZE (e.g. 2G, 512M): the most one tensor, decoded image
+        or array may take; default a quarter of the machine's memory. Larger ones are refused before they are allocated.
+
         preprocessing (attack/explain; override MODEL.onnx.advvis.json or a workspace advvis.json):
           --channels RGB|BGR|gray --resize N --crop N --scale S --mean a,b,c --std a,b,c --layout NCHW|NHWC
           --range lo,hi --labels FILE --input-name NAME
@@ -54,6 +57,7 @@ public static class CliApp
             Console.WriteLine(typeof(CliApp).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             return 0;
         }
+        if (TakeMemoryBudget(ref args) is { } budgetError) return Fail(budgetError);
         if (args[0] == "serve") return await AdvVis.Service.Daemon.AdvVisService.RunAsync(args[1..]); // JSON-RPC daemon (docs/protocol.md)
         var options = ParsedArgs.Parse(args.Skip(1));
         using var cancel = new CancellationTokenSource();
@@ -88,6 +92,7 @@ public static class CliApp
             return 130;
         }
         catch (Exception e) when (e is EngineException or OnnxFormatException or CliException or IOException or InvalidDataException
+                                       or AdvVis.Safety.MemoryBudgetExceededException
                                        or AdvVis.Data.DataFormatException or UnauthorizedAccessException or ArgumentException)
         {
             Console.Error.WriteLine($"advvis: {e.Message}");
@@ -98,6 +103,26 @@ public static class CliApp
             Console.CancelKeyPress -= onCancel;
             await Console.Out.FlushAsync();
         }
+    }
+
+    /// <summary>Removes `--memory-budget SIZE` (anywhere) and makes it the process's budget; returns an error message if bad.</summary>
+    private static string? TakeMemoryBudget(ref string[] args)
+    {
+        int at = Array.FindIndex(args, a => a == "--memory-budget" || a.StartsWith("--memory-budget=", StringComparison.Ordinal));
+        if (at < 0) return null;
+        bool inline = args[at].Contains('=');
+        if (!inline && at + 1 >= args.Length) return "--memory-budget needs a size, e.g. --memory-budget 2G.";
+        string value = inline ? args[at][(args[at].IndexOf('=') + 1)..] : args[at + 1];
+        try
+        {
+            AdvVis.Safety.MemoryBudget.ProcessDefault = AdvVis.Safety.MemoryBudget.Parse(value);
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+        args = [.. args[..at], .. args[(at + (inline ? 1 : 2))..]];
+        return args.Length == 0 ? "--memory-budget needs a command after it." : null;
     }
 
     internal static int Fail(string message)

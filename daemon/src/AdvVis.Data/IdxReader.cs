@@ -27,6 +27,10 @@ public static class IdxReader
         {
             throw e.WithFile(path);
         }
+        catch (MemoryBudgetExceededException e)
+        {
+            throw e.Within($"'{path}'");
+        }
     }
 
     public static NpyArray Parse(ReadOnlySpan<byte> data)
@@ -64,11 +68,14 @@ public static class IdxReader
             // Deflate can expand at most ~1032:1; stop a corrupt or hostile stream from growing without bound.
             long limit = (long)data.Length * 1032 + 4096;
             var buffer = new byte[81920];
+            var budget = MemoryBudget.Current;
             int read;
             while ((read = gzip.Read(buffer, 0, buffer.Length)) > 0)
             {
                 if (output.Length + read > limit || output.Length + read > Array.MaxLength)
                     throw new DataFormatException("gzip data expands beyond any plausible size; the file is corrupt.");
+                // The inflated bytes are held twice (the stream and its copy), then parsed: a 10 MB .gz may claim 10 GB.
+                budget.EnsureFits(2 * (output.Length + read), "inflating the gzip-compressed IDX data");
                 output.Write(buffer, 0, read);
             }
             return output.ToArray();

@@ -31,6 +31,10 @@ public static class ImageDecoder
         {
             throw e.WithFile(path);
         }
+        catch (Safety.MemoryBudgetExceededException e)
+        {
+            throw e.Within($"Image '{path}'");
+        }
     }
 
     /// <summary>Decodes an in-memory file.</summary>

@@ -5,6 +5,8 @@
 using System.Text;
 using AdvVis.Safety;
 
+using AdvVis.Safety;
+
 namespace AdvVis.Data;
 
 /// <summary>NumPy .npy reader and writer.</summary>
@@ -22,6 +24,10 @@ public static class Npy
         catch (DataFormatException e)
         {
             throw e.WithFile(path);
+        }
+        catch (MemoryBudgetExceededException e)
+        {
+            throw e.Within($"'{path}'");
         }
     }
 
@@ -78,6 +84,8 @@ public static class Npy
             throw new DataFormatException(
                 $".npy data is truncated: shape ({string.Join(", ", shape)}) of {descr} needs {byteCount} bytes, the file has {data.Length - dataStart}. Re-save or re-download it.");
 
+        // The array and a raw copy of its bytes exist together while it is parsed.
+        MemoryBudget.Check(MemoryBudget.SaturatingBytes(2, byteCount), $"a .npy array of shape ({string.Join(", ", shape)}) {descr}");
         var array = NpyArray.Allocate(type, (int)count);
         byte[] raw = data.Slice(dataStart, (int)byteCount).ToArray();
         if (bigEndian != !BitConverter.IsLittleEndian && itemSize > 1) SwapBytes(raw, itemSize);

@@ -21,6 +21,10 @@ public static class Npz
         {
             throw e.WithFile(path);
         }
+        catch (MemoryBudgetExceededException e)
+        {
+            throw e.Within($"'{path}'");
+        }
     }
 
     public static IReadOnlyDictionary<string, NpyArray> Read(Stream stream)
@@ -29,6 +33,7 @@ public static class Npz
         try
         {
             using var archive = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+            CheckDeclaredSizes(archive);
             foreach (var entry in archive.Entries)
             {
                 if (entry.FullName.EndsWith('/')) continue; // directory entry
@@ -60,6 +65,26 @@ public static class Npz
             throw new DataFormatException($"Not a readable .npz (ZIP) archive: {e.Message}. Re-save it with numpy.savez.", null, e);
         }
         return result;
+    }
+
+    /// <summary>
+    /// Before anything is inflated: the archive's directory declares every member's size, and loading holds all of
+    /// them (each member also briefly twice more: its inflated bytes and the parsed copy), so the declared total must
+    /// fit the memory budget. A member inflates to at most its declared size, so the claim cannot be exceeded later.
+    /// </summary>
+    private static void CheckDeclaredSizes(ZipArchive archive)
+    {
+        long total = 0, largest = 0;
+        int members = 0;
+        foreach (var entry in archive.Entries)
+        {
+            if (entry.FullName.EndsWith('/')) continue;
+            members++;
+            total = entry.Length > long.MaxValue - total ? long.MaxValue : total + entry.Length;
+            largest = Math.Max(largest, entry.Length);
+        }
+        long peak = MemoryBudget.SaturatingBytes(2, largest) is var twice && twice > long.MaxValue - total ? long.MaxValue : total + twice;
+        MemoryBudget.Check(peak, $"loading the {members} .npz member(s) ({MemoryBudget.Format(total)} uncompressed, as the archive declares)");
     }
 
     /// <summary>Writes arrays like numpy.savez (or savez_compressed when <paramref name="compress"/>).</summary>

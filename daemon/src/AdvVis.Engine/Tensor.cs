@@ -1,5 +1,7 @@
 // AdvVis.Engine: tensors, operators with forward and backward rules, ONNX lowering and the graph executor.
 // It knows nothing about attacks, analyses, JSON or the editor.
+using AdvVis.Safety;
+
 namespace AdvVis.Engine;
 
 /// <summary>
@@ -91,15 +93,24 @@ public sealed class UnsupportedFeatureException(string message) : EngineExceptio
 /// <summary>Shape arithmetic shared by every operator.</summary>
 public static class ShapeMath
 {
+    /// <summary>
+    /// The element count of a shape. Every tensor's storage is sized by this before it is allocated, so it is the one
+    /// place the request's memory budget (AdvVis.Safety.MemoryBudget) is checked: a size that comes from data (a
+    /// ConstantOfShape or Expand shape, a declared input) is refused here, never allocated. Counted at 4 bytes per
+    /// element (float32; int64 tensors are shape arithmetic).
+    /// </summary>
     public static int Count(ReadOnlySpan<int> shape)
     {
         long n = 1;
         foreach (var d in shape)
         {
             if (d < 0) throw new EngineException($"Negative dimension {d} in shape.");
-            n *= d;
-            if (n > int.MaxValue) throw new EngineException("Tensor too large: more than 2^31 elements.");
+            n = n > long.MaxValue / Math.Max(d, 1) ? long.MaxValue : n * d;
         }
+        var budget = MemoryBudget.Current;
+        if (n > budget.Bytes / sizeof(float))
+            throw new MemoryBudgetExceededException($"a float32 tensor of shape {Text(shape)}", MemoryBudget.SaturatingBytes(sizeof(float), n), budget.Bytes);
+        if (n > int.MaxValue) throw new EngineException($"Tensor of shape {Text(shape)} too large: more than 2^31 elements.");
         return (int)n;
     }
 

@@ -16,8 +16,6 @@ public static class Parallelism
         set => _maxThreads = value < 1 ? 1 : value;
     }
 
-    internal static ParallelOptions Options => new() { MaxDegreeOfParallelism = _maxThreads };
-
     /// <summary>Runs body(i) for i in [0, count), in parallel when worthwhile (work = rough flop count).</summary>
     public static void For(int count, long work, Action<int> body)
     {
@@ -31,8 +29,10 @@ public static class Parallelism
         // costs about a microsecond, as much as a small plane's work. Which thread runs an item never changes its result.
         int chunks = Math.Min(count, 8 * _maxThreads);
         if (Team.TryRun(chunks, _maxThreads, chunk => RunChunk(chunk, chunks, count, body))) return;
-        // The team is busy with another caller's region (concurrent requests): the thread pool serves this one.
-        Parallel.For(0, chunks, Options, chunk => RunChunk(chunk, chunks, count, body));
+        // The team is busy with another caller's region: a concurrent request, which already has a thread of its own
+        // (the daemon's request workers). It runs this region on that thread rather than flood the thread pool, which
+        // the daemon's bookkeeping (responses, cancels) needs free.
+        RunChunk(0, 1, count, body);
     }
 
     private static void RunChunk(int chunk, int chunks, int count, Action<int> body)

@@ -171,8 +171,8 @@ public sealed class CorruptInputTests(ITestOutputHelper output)
         jpeg[sof + 5] = 0xFD; jpeg[sof + 6] = 0xE8; jpeg[sof + 7] = 0xFD; jpeg[sof + 8] = 0xE8;
         var error = Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode(jpeg));
         Assert.Contains("65000×65000", error.Message);
-        // 16000 × 16000 is within the limit, but the file is far too small to encode it.
-        jpeg[sof + 5] = 0x3E; jpeg[sof + 6] = 0x80; jpeg[sof + 7] = 0x3E; jpeg[sof + 8] = 0x80;
+        // 8000 × 8000 is within the limit, but the file is far too small to encode it.
+        jpeg[sof + 5] = 0x1F; jpeg[sof + 6] = 0x40; jpeg[sof + 7] = 0x1F; jpeg[sof + 8] = 0x40;
         error = Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode(jpeg));
         Assert.Contains("too few", error.Message);
     }

@@ -1,5 +1,6 @@
 // EndpointProtocolTests: JSON-RPC 2.0 semantics of the Endpoint: results, every error code, id echo for number and
 // string ids, notifications without responses, batches, built-in methods and params binding messages.
+using System.Text;
 using System.Text.Json;
 using AdvVis.Service.JsonRpc;
 using AdvVis.Service.Tests.TestHost;
@@ -257,14 +258,39 @@ public sealed class EndpointProtocolTests
     }
 
     [Fact]
-    public async Task Duplicate_in_flight_id_is_rejected_without_disturbing_the_first()
+    public async Task Duplicate_in_flight_id_gets_exactly_one_response_an_error()
     {
+        // Two requests under one id: any second response would be ambiguous, so the id gets one error and the earlier
+        // request is cancelled (it would otherwise answer too: before the fix the client saw the error, then "waited").
         await using var client = new RpcTestClient(TestMethods.Register);
         await client.SendAsync(RpcTestClient.Request(9, "test/wait", new { milliseconds = 300 }));
         await client.SendAsync(RpcTestClient.Request(9, "daemon/ping"));
         ReceivedMessage first = await client.WaitForAsync(m => m.IsResponse, "first reply");
         Assert.Equal(JsonRpcErrorCodes.InvalidRequest, ResponseAssert.ErrorCode(first.Json));
-        await client.WaitForAsync(m => m.IsResponse && m.Json.TryGetProperty("result", out _), "wait result");
+        Assert.Contains("already used", ResponseAssert.ErrorMessage(first.Json));
+        await Task.Delay(600); // past the first request's own end
+        ResponseAssert.Result(await client.CallAsync("daemon/ping"));
+        Assert.Single(client.Received, m => m.IsResponse && m.Json.GetProperty("id") is { ValueKind: JsonValueKind.Number } id && id.GetInt32() == 9);
+
+        // The id is free again once its requests are gone.
+        await client.SendAsync(RpcTestClient.Request(9, "test/add", new { a = 1, b = 2 }));
+        ReceivedMessage reused = await client.WaitForAsync(m => m.IsResponse && m.Json.TryGetProperty("result", out _)
+            && m.Json.GetProperty("id") is { ValueKind: JsonValueKind.Number } id && id.GetInt32() == 9, "reused id");
+        Assert.Equal(3, ResponseAssert.Result(reused.Json).GetInt32());
+    }
+
+    [Fact]
+    public async Task A_header_with_bare_LF_line_ends_is_read_and_the_next_frame_with_it()
+    {
+        // Before the fix the LF-only header ran on to the next frame's CRLF blank line and both requests were lost.
+        await using var client = new RpcTestClient(TestMethods.Register);
+        string first = RpcTestClient.Request(41, "test/add", new { a = 1, b = 2 });
+        string second = RpcTestClient.Request(42, "test/add", new { a = 3, b = 4 });
+        await client.SendRawAsync($"Content-Length: {Encoding.UTF8.GetByteCount(first)}\nContent-Type: application/vscode-jsonrpc; charset=utf-8\n\n{first}"
+                                  + $"Content-Length: {Encoding.UTF8.GetByteCount(second)}\r\n\r\n{second}");
+        Assert.Equal(3, ResponseAssert.Result(await client.WaitForResponseAsync("41")).GetInt32());
+        Assert.Equal(7, ResponseAssert.Result(await client.WaitForResponseAsync("42")).GetInt32());
+        Assert.Equal(2, client.Received.Count(m => m.IsResponse));
     }
 
     [Fact]

@@ -17,8 +17,8 @@ export interface ClassScore { class: number; label?: string; probability: number
 export interface Prediction { class: number; label?: string; probability: number; top5: ClassScore[] }
 
 // ---- Workspace.cs ----
-export interface WorkspaceConfigureParams { workspaceRoot?: string; cacheDir?: string; exportDir?: string; cacheMaxBytes?: number; inlineLimitBytes?: number }
-export interface WorkspaceConfigureResult { cacheDir?: string; exportDir?: string; cacheMaxBytes: number; inlineLimitBytes: number }
+export interface WorkspaceConfigureParams { workspaceRoot?: string; cacheDir?: string; exportDir?: string; cacheMaxBytes?: number; inlineLimitBytes?: number; memoryBudgetBytes?: number }
+export interface WorkspaceConfigureResult { cacheDir?: string; exportDir?: string; cacheMaxBytes: number; inlineLimitBytes: number; memoryBudgetBytes: number }
 export interface CacheStatsResult { cacheDir?: string; entries: number; bytes: number; maxBytes: number; hits: number; misses: number }
 export interface CacheClearResult { removedEntries: number; removedBytes: number }
 
@@ -241,5 +241,5 @@ export const progressMethods: readonly MethodName[] = ['model/predict', 'attack/
 
 export const ErrorCodes = {
     ParseError: -32700, InvalidRequest: -32600, MethodNotFound: -32601, InvalidParams: -32602, InternalError: -32603, RequestCancelled: -32800,
-    ModelNotOpen: -32001, BadInput: -32002, PathNotAllowed: -32003, NotConfigured: -32004, ModelChanged: -32005, NotImplemented: -32006, Unsupported: -32007,
+    ModelNotOpen: -32001, BadInput: -32002, PathNotAllowed: -32003, NotConfigured: -32004, ModelChanged: -32005, NotImplemented: -32006, Unsupported: -32007, OverBudget: -32008,
 } as const;

@@ -281,19 +281,19 @@ public sealed partial class ArchitectureGraph
             return shapes;
         }
         var feeds = new Dictionary<string, Tensor>();
-        foreach (ModelInput input in model.Inputs)
-        {
-            int[]? dims = input.DeclaredShape?.Select(d => (int)(d.Value ?? 1)).ToArray();
-            if (dims is null)
-            {
-                error = $"input '{input.Name}' declares no shape";
-                return shapes;
-            }
-            feeds[input.Name] = input.ElementType == Onnx.OnnxElementType.Float
-                ? Tensor.Zeros(dims) : new Tensor(dims, new long[ShapeMath.Count(dims)]);
-        }
         try
         {
+            foreach (ModelInput input in model.Inputs)
+            {
+                int[]? dims = input.DeclaredShape?.Select(d => (int)(d.Value ?? 1)).ToArray();
+                if (dims is null)
+                {
+                    error = $"input '{input.Name}' declares no shape";
+                    return shapes;
+                }
+                feeds[input.Name] = input.ElementType == Onnx.OnnxElementType.Float
+                    ? Tensor.Zeros(dims) : new Tensor(dims, new long[ShapeMath.Count(dims)]);
+            }
             var capture = model.ValueNames.Where(n => model.ConstantValue(n) is null).ToList();
             ForwardPass pass = model.Forward(feeds, new RunOptions { Capture = capture, RejectNonFiniteInputs = false });
             foreach (string name in capture)
@@ -307,8 +307,9 @@ public sealed partial class ArchitectureGraph
                 }
             }
         }
-        catch (EngineException e)
+        catch (Exception e) when (e is EngineException or Safety.MemoryBudgetExceededException)
         {
+            // Over budget (a hostile Expand, say) leaves the graph drawable, without shapes, saying why.
             error = e.Message;
         }
         return shapes;

@@ -1,6 +1,7 @@
 // One forward pass over a Model, holding every per-run tensor, and the reverse-mode backward pass over it.
 using System.Numerics.Tensors;
 using AdvVis.Engine.Ops;
+using AdvVis.Safety;
 
 namespace AdvVis.Engine;
 
@@ -137,6 +138,10 @@ public sealed class ForwardPass
             catch (EngineException e) when (node.Op is not Unsupported)
             {
                 throw NodeFailed(node, inputs, e);
+            }
+            catch (MemoryBudgetExceededException e)
+            {
+                throw e.Within(Model.Capitalised(Model.NodeOutputText(node, model.ValueNames)));
             }
             if (Profiler.Enabled) Profiler.Add(Profiler.Key(node, inputs) + " fwd", started);
             if (options.RecordForBackward) rawOutputs[ni] = outputs;

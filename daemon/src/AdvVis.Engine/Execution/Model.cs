@@ -3,6 +3,7 @@
 using AdvVis.Engine.Import;
 using AdvVis.Engine.Ops;
 using AdvVis.Onnx;
+using AdvVis.Safety;
 
 namespace AdvVis.Engine;
 
@@ -146,7 +147,7 @@ public sealed class Model
 
         var constantArray = new Tensor?[names.Count];
         foreach (var (id, t) in constants) constantArray[id] = t;
-        nodes = FoldConstants(nodes, constantArray, onnx.DefaultOpset);
+        nodes = FoldConstants(nodes, constantArray, names);
         foreach (var t in constantArray) if (t is not null) t.IsConstant = true;
         return new Model(onnx, names, ids, nodes, inputs, outputs, constantArray, parameters);
     }
@@ -189,10 +190,16 @@ public sealed class Model
     /// Constant/Shape/Gather/Unsqueeze/Concat chains that feed Reshape. Weights are never folded into other values,
     /// so gradients with respect to them stay meaningful.
     /// </summary>
-    private static List<ModelNode> FoldConstants(List<ModelNode> nodes, Tensor?[] constants, long opset)
+    /// <remarks>
+    /// Folded values stay in memory with the model, so together they must fit the memory budget (each one's size is
+    /// checked before it is allocated, by ShapeMath.Count); a model that needs more fails to load, naming the node.
+    /// </remarks>
+    private static List<ModelNode> FoldConstants(List<ModelNode> nodes, Tensor?[] constants, List<string> valueNames)
     {
         var weightIds = new HashSet<int>(Enumerable.Range(0, constants.Length).Where(i => constants[i] is { IsInteger: false }));
         var kept = new List<ModelNode>();
+        var budget = MemoryBudget.Current;
+        long foldedBytes = 0;
         foreach (var n in nodes)
         {
             bool foldable = n.Op is not Unsupported
@@ -200,12 +207,22 @@ public sealed class Model
                             && n.Inputs.All(i => i < 0 || !weightIds.Contains(i));
             if (foldable)
             {
+                string where = $"{NodeOutputText(n, valueNames)} at load (constant folding)";
                 try
                 {
                     var outputs = n.Op.Forward(n.Inputs.Select(i => i < 0 ? null : constants[i]).ToArray(), out _);
                     for (int k = 0; k < n.Outputs.Length && k < outputs.Length; k++)
-                        if (n.Outputs[k] >= 0) constants[n.Outputs[k]] = outputs[k];
+                    {
+                        if (n.Outputs[k] < 0) continue;
+                        constants[n.Outputs[k]] = outputs[k];
+                        foldedBytes += (long)outputs[k].Length * (outputs[k].IsInteger ? sizeof(long) : sizeof(float));
+                    }
+                    budget.EnsureFits(foldedBytes, "the constants folded so far (this one included)");
                     continue;
+                }
+                catch (MemoryBudgetExceededException e)
+                {
+                    throw e.Within(Capitalised(where));
                 }
                 catch (EngineException)
                 {
@@ -216,6 +233,15 @@ public sealed class Model
         }
         return kept.Select((n, i) => n with { Index = i }).ToList();
     }
+
+    /// <summary>"output 'y' of node 'bomb' (ConstantOfShape)", for errors that must name the tensor.</summary>
+    internal static string NodeOutputText(ModelNode n, IReadOnlyList<string> valueNames)
+    {
+        string output = n.Outputs.FirstOrDefault(o => o >= 0, -1) is var o && o >= 0 ? $"output '{valueNames[o]}' of " : "";
+        return $"{output}node '{n.Name}' ({n.OpType})";
+    }
+
+    internal static string Capitalised(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 
     /// <summary>Runs the model forward. See <see cref="RunOptions"/> for capture, interventions and gradients.</summary>
     public ForwardPass Forward(IReadOnlyDictionary<string, Tensor> feeds, RunOptions? options = null) =>

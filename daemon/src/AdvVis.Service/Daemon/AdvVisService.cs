@@ -4,6 +4,7 @@
 using AdvVis.Data;
 using AdvVis.Engine;
 using AdvVis.Onnx;
+using AdvVis.Safety;
 using AdvVis.Service.Handlers;
 using AdvVis.Service.JsonRpc;
 using AdvVis.Service.Protocol;
@@ -13,7 +14,8 @@ namespace AdvVis.Service.Daemon;
 public static class AdvVisService
 {
     /// <summary>
-    /// `advvis serve --stdio [--workspace DIR] [--cache DIR] [--export DIR] [--cache-max-bytes N] [--log debug|info|warning]`.
+    /// `advvis serve --stdio [--workspace DIR] [--cache DIR] [--export DIR] [--cache-max-bytes N] [--memory-budget SIZE]
+    /// [--workers N] [--log debug|info|warning]`.
     /// Returns the process exit code.
     /// </summary>
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken = default)
@@ -29,7 +31,7 @@ public static class AdvVisService
         }
         if (!args.Contains("--stdio"))
         {
-            await Console.Error.WriteLineAsync("usage: advvis serve --stdio [--workspace DIR] [--cache DIR] [--export DIR] [--cache-max-bytes N] [--log debug|info|warning]");
+            await Console.Error.WriteLineAsync("usage: advvis serve --stdio [--workspace DIR] [--cache DIR] [--export DIR] [--cache-max-bytes N] [--memory-budget SIZE] [--workers N] [--log debug|info|warning]");
             return 2;
         }
         var level = (Option("--log") ?? Environment.GetEnvironmentVariable("ADVVIS_LOG")) switch
@@ -39,12 +41,17 @@ public static class AdvVisService
             "error" => RpcLogLevel.Error,
             _ => RpcLogLevel.Warning,
         };
-        var options = new EndpointOptions { Logger = RpcLogger.Stderr(level) };
+        var options = new EndpointOptions
+        {
+            Logger = RpcLogger.Stderr(level),
+            Workers = Option("--workers") is { } workers ? Math.Max(1, int.Parse(workers, System.Globalization.CultureInfo.InvariantCulture)) : new EndpointOptions().Workers,
+        };
         var state = new ServiceState(options.Logger);
         try
         {
             state.Configure(new WorkspaceConfigureParams(Option("--workspace"), Option("--cache"), Option("--export"),
-                Option("--cache-max-bytes") is { } max ? long.Parse(max, System.Globalization.CultureInfo.InvariantCulture) : null));
+                Option("--cache-max-bytes") is { } max ? long.Parse(max, System.Globalization.CultureInfo.InvariantCulture) : null,
+                MemoryBudgetBytes: Option("--memory-budget") is { } budget ? MemoryBudget.Parse(budget).Bytes : null));
         }
         catch (AdvVis.Safety.UnsafeFileException e)
         {
@@ -111,16 +118,22 @@ public sealed class Registrar(Endpoint endpoint, ServiceState state)
         return entry;
     }
 
-    /// <summary>Runs a handler on the thread pool (numeric work must not block the receive loop) and maps its exceptions.</summary>
-    private static async Task<TResult> Run<TResult>(Func<TResult> work)
+    /// <summary>
+    /// Runs a handler where the endpoint calls it (on one of its request workers, never the receive loop) under the
+    /// configured memory budget, and maps its exceptions.
+    /// </summary>
+    private Task<TResult> Run<TResult>(Func<TResult> work)
     {
         try
         {
-            return await Task.Run(work).ConfigureAwait(false);
+            using (MemoryBudget.Use(state.MemoryBudget))
+            {
+                return Task.FromResult(work());
+            }
         }
-        catch (Exception e) when (Map(e) is { } mapped)
+        catch (Exception e)
         {
-            throw mapped;
+            return Task.FromException<TResult>(Map(e) ?? e);
         }
     }
 
@@ -128,6 +141,7 @@ public sealed class Registrar(Endpoint endpoint, ServiceState state)
     {
         JsonRpcException or OperationCanceledException => null,
         AdvVis.Safety.UnsafeFileException u => new JsonRpcException(u.OutsideAllowedFolder ? AdvVisErrorCodes.PathNotAllowed : AdvVisErrorCodes.BadInput, u.Message, innerException: e),
+        MemoryBudgetExceededException => new JsonRpcException(AdvVisErrorCodes.OverBudget, e.Message, innerException: e),
         OnnxFormatException or DataFormatException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
             or UnauthorizedAccessException or FormatException => new JsonRpcException(AdvVisErrorCodes.BadInput, e.Message, innerException: e),
         IOException => new JsonRpcException(AdvVisErrorCodes.BadInput, e.Message, innerException: e),

@@ -37,6 +37,9 @@ public sealed class ServiceState
 
     public int InlineLimitBytes { get; private set; } = DefaultInlineLimitBytes;
 
+    /// <summary>What each request may allocate in one piece (AdvVis.Safety.MemoryBudget); `--memory-budget` or workspace/configure.</summary>
+    public MemoryBudget MemoryBudget { get; private set; } = MemoryBudget.ProcessDefault;
+
     /// <summary>Checks every setting first and applies them together: a refused folder changes nothing.</summary>
     public void Configure(WorkspaceConfigureParams p)
     {
@@ -45,15 +48,17 @@ public sealed class ServiceState
         string? export = p.ExportDir is not null ? Path.GetFullPath(p.ExportDir) : p.WorkspaceRoot is not null ? Path.Combine(root!, ".advvis", "export") : null;
         if (p.CacheMaxBytes is { } max && max < 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "cacheMaxBytes must not be negative.");
         if (p.InlineLimitBytes is { } inline && inline < 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "inlineLimitBytes must not be negative.");
+        if (p.MemoryBudgetBytes is { } budget && budget <= 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, "memoryBudgetBytes must be positive.");
         var cacheFolder = cache is null ? Cache.Folder : ConfinedFolder.Open(cache, "cache folder", root);
         var exportFolder = export is null ? Export : ConfinedFolder.Open(export, "export folder", root);
         WorkspaceRoot = root;
         Cache.Configure(cacheFolder, p.CacheMaxBytes ?? Cache.MaxBytes);
         Export = exportFolder;
         InlineLimitBytes = p.InlineLimitBytes ?? InlineLimitBytes;
+        if (p.MemoryBudgetBytes is { } bytes) MemoryBudget = new MemoryBudget(bytes);
     }
 
-    public WorkspaceConfigureResult Describe() => new(Cache.Directory, ExportDir, Cache.MaxBytes, InlineLimitBytes);
+    public WorkspaceConfigureResult Describe() => new(Cache.Directory, ExportDir, Cache.MaxBytes, InlineLimitBytes, MemoryBudget.Bytes);
 
     /// <summary>Resolves a client file name inside <paramref name="folder"/>; anything escaping it is refused.</summary>
     public static string InsideFolder(string folder, string relative, string what)

@@ -45,6 +45,9 @@ internal sealed class ArrivalOrderScheduler
         return mutation;
     }
 
+    /// <summary>True when a read-only call arriving now would not wait: every mutating call so far has finished.</summary>
+    public bool NoMutationPending => _lastMutation.IsCompleted;
+
     /// <summary>Completes when everything scheduled so far has finished.</summary>
     public Task WhenAllSettled() => Task.WhenAll(_readsSinceLastMutation.Append(_lastMutation));
 }

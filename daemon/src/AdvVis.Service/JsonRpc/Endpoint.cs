@@ -1,6 +1,8 @@
 // Endpoint: a JSON-RPC 2.0 server over LSP framing, written on System.Text.Json because StreamJsonRpc cannot be
-// restored here. One receive loop reads frames, validates them and hands requests to the ArrivalOrderScheduler;
-// handlers run on the thread pool and write their own responses through the shared MessageWriter.
+// restored here. One receive loop, on its own thread with blocking reads and writes (so it never waits for the thread
+// pool), reads frames, validates them, handles cancels and answers the cheap built-ins itself, and hands requests to the
+// ArrivalOrderScheduler; their handlers run on the WorkerPool's bounded set of threads and write their own responses
+// through the shared MessageWriter.
 //
 // Protocol decisions (documented here because the VS Code client relies on them):
 //   - Errors: -32700 parse error (id null), -32600 invalid request (also oversized frames, batches, requests after
@@ -8,7 +10,11 @@
 //   - Batches (a JSON array) are not supported: LSP never sends them. The endpoint answers with an array holding one
 //     -32600 error per element that has an id (so no client call hangs); notifications in a batch are dropped.
 //   - $/cancelRequest, exit and daemon-level bookkeeping are handled inside the receive loop, never queued, so a
-//     cancel reaches a request even while it waits behind a mutating one.
+//     cancel reaches a request even while it waits behind a mutating one or for a worker (then it never starts).
+//     daemon/ping and daemon/methods are answered by the receive loop itself unless a mutating call is pending
+//     (then they wait for it, as every read-only call does).
+//   - A request whose id is already in flight is a client bug that makes both responses ambiguous: the earlier request
+//     is cancelled and the id gets exactly one response, a -32600 error saying so.
 //   - Unknown notifications are ignored (LSP: "$/" ones may be ignored; others are logged).
 //   - shutdown waits for everything before it (it is mutating), answers null, and from its arrival on every request
 //     gets -32600 "server is shutting down". exit ends the loop; exit code 0 after shutdown, 1 without (LSP rule).
@@ -35,13 +41,14 @@ public sealed class Endpoint
     private readonly MessageWriter _writer;
     private readonly EndpointOptions _options;
     private readonly Dictionary<string, MethodEntry> _methods = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<RequestId, CancellationTokenSource> _inFlight = new();
+    private readonly ConcurrentDictionary<RequestId, InFlightRequest> _inFlight = new();
     private readonly ArrivalOrderScheduler _scheduler = new();
+    private readonly WorkerPool _workers;
     private readonly CancellationTokenSource _lifetime = new();
 
     private int _runState; // 0 = not started, 1 = running or finished; registration is closed once running.
     private volatile bool _shutdownRequested;
-    private bool _exitRequested;
+    private volatile bool _exitRequested;
     private int _outputFailureLogged;
 
     public Endpoint(Stream input, Stream output, EndpointOptions? options = null)
@@ -51,7 +58,7 @@ public sealed class Endpoint
 
     // Resolves the options once so the reader's frame limit and logger are the endpoint's own.
     private Endpoint(EndpointOptions options, Stream input, Stream output)
-        : this(new MessageReader(input, options.MaxFrameBytes, options.Logger), new MessageWriter(output), options)
+        : this(new MessageReader(new BlockingReadStream(input), options.MaxFrameBytes, options.Logger), new MessageWriter(output), options)
     {
     }
 
@@ -63,6 +70,7 @@ public sealed class Endpoint
         _writer = writer;
         _options = options ?? new EndpointOptions();
         SerializerOptions = _options.SerializerOptions ?? JsonRpcSerializer.CreateDefaultOptions();
+        _workers = new WorkerPool(_options.Workers, _options.Logger);
         RegisterBuiltIns();
     }
 
@@ -154,6 +162,44 @@ public sealed class Endpoint
             throw new InvalidOperationException("RunAsync can only be called once per Endpoint.");
         }
 
+        // The loop's reads and writes block its thread rather than wait for a thread-pool thread to resume them, so
+        // it answers pings and cancels however busy the pool and the workers are.
+        _workers.Start();
+        var loop = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                loop.TrySetResult(ReceiveLoopAsync(cancellationToken).GetAwaiter().GetResult());
+            }
+            catch (Exception e)
+            {
+                loop.TrySetException(e);
+            }
+        })
+        { IsBackground = true, Name = "AdvVis JSON-RPC receive loop" };
+        thread.Start();
+
+        var hostCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using (cancellationToken.Register(() => hostCancelled.TrySetResult()))
+        {
+            if (await Task.WhenAny(loop.Task, hostCancelled.Task).ConfigureAwait(false) == loop.Task)
+            {
+                _workers.Complete();
+                return await loop.Task.ConfigureAwait(false);
+            }
+        }
+
+        // A blocking read cannot be interrupted: the loop thread (a background thread) stops at its next frame.
+        Logger.Info("Receive loop cancelled by the host.");
+        _exitRequested = true;
+        await StopInFlightAsync(TimeSpan.Zero).ConfigureAwait(false);
+        _workers.Complete();
+        return EndpointExitCodes.Success;
+    }
+
+    private async Task<int> ReceiveLoopAsync(CancellationToken cancellationToken)
+    {
         int exitCode = EndpointExitCodes.Success;
         bool inputEnded = false;
         while (!_exitRequested)
@@ -174,6 +220,11 @@ public sealed class Endpoint
                 exitCode = EndpointExitCodes.TransportFailure;
                 inputEnded = true;
                 break;
+            }
+
+            if (_exitRequested)
+            {
+                break; // the host stopped the endpoint while this frame was being read
             }
 
             if (frame.Kind == FrameKind.EndOfStream)
@@ -400,14 +451,27 @@ public sealed class Endpoint
             return false;
         }
 
-        // No linked source and no disposal: a plain CancellationTokenSource holds no unmanaged resources, and not
-        // disposing it removes the race between a late $/cancelRequest and the request finishing.
-        var cancellation = new CancellationTokenSource();
-        if (!_inFlight.TryAdd(id, cancellation))
+        if (_inFlight.TryGetValue(id, out InFlightRequest? earlier) && earlier.Supersede())
         {
-            await SendErrorAsync(id, JsonRpcErrorCodes.InvalidRequest, $"Invalid request: a request with id {id} is already in progress.").ConfigureAwait(false);
+            // Two requests under one id: whatever answered first, the client could not tell which request it answers.
+            // The earlier one is cancelled and stays silent, and the id gets this one error. (An earlier request that
+            // has already sent its response is only finishing: then this one is a new request under a free id.)
+            await SendErrorAsync(id, JsonRpcErrorCodes.InvalidRequest,
+                $"Invalid request: id {id} is already used by a request in progress; both are cancelled. Give every request its own id.").ConfigureAwait(false);
             return false;
         }
+
+        if (entry.Info.IsBuiltIn && !entry.Info.Mutates && _scheduler.NoMutationPending)
+        {
+            // Cheap and touching no state: answered here, at once, whatever the workers are doing.
+            var inline = new RequestContext(this, method, id, CancellationToken.None, null, _options.ProgressThrottle, _options.TimeProvider);
+            byte[]? result = await entry.Invoke(rawParams, inline).ConfigureAwait(false);
+            await SendResultAsync(id, result).ConfigureAwait(false);
+            return false;
+        }
+
+        var request = new InFlightRequest();
+        _inFlight[id] = request; // only this loop adds; a finishing earlier holder removes only its own entry
 
         if (method == ShutdownMethod)
         {
@@ -415,9 +479,9 @@ public sealed class Endpoint
             Logger.Info("Shutdown requested.");
         }
 
-        var context = new RequestContext(this, method, id, cancellation.Token, ReadWorkDoneToken(rawParams), _options.ProgressThrottle, _options.TimeProvider);
+        var context = new RequestContext(this, method, id, request.Cancellation.Token, ReadWorkDoneToken(rawParams), _options.ProgressThrottle, _options.TimeProvider);
         // Not awaited: the task reports its own outcome as a response; the scheduler keeps it for ordering and drain.
-        _ = _scheduler.Schedule(entry.Info.Mutates, gate => RunRequestAsync(gate, entry, rawParams, context, document));
+        _ = _scheduler.Schedule(entry.Info.Mutates, gate => RunRequestAsync(gate, entry, rawParams, context, document, request));
         return true;
     }
 
@@ -444,15 +508,15 @@ public sealed class Endpoint
             return;
         }
 
-        if (_inFlight.TryGetValue(id, out CancellationTokenSource? cancellation))
+        if (_inFlight.TryGetValue(id, out InFlightRequest? request))
         {
             Logger.Debug($"Cancelling request {id}.");
-            cancellation.Cancel();
+            request.Cancellation.Cancel();
         }
         // Otherwise the request already finished: the cancel raced with the response, which LSP says is fine.
     }
 
-    private async Task RunRequestAsync(Task gate, MethodEntry entry, JsonElement? rawParams, RequestContext context, JsonDocument document)
+    private async Task RunRequestAsync(Task gate, MethodEntry entry, JsonElement? rawParams, RequestContext context, JsonDocument document, InFlightRequest request)
     {
         RequestId id = context.Id!.Value;
         CancellationToken token = context.CancellationToken;
@@ -468,7 +532,7 @@ public sealed class Endpoint
                 {
                     // Cancelled while queued: answer now, but keep this task open until the gate completes so nothing
                     // scheduled after it can overtake what was scheduled before it.
-                    await SendErrorAsync(id, JsonRpcErrorCodes.RequestCancelled, "Request cancelled before it started.").ConfigureAwait(false);
+                    await AnswerErrorAsync(request, id, JsonRpcErrorCodes.RequestCancelled, "Request cancelled before it started.").ConfigureAwait(false);
                     await gate.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                     return;
                 }
@@ -476,34 +540,36 @@ public sealed class Endpoint
 
             if (token.IsCancellationRequested)
             {
-                await SendErrorAsync(id, JsonRpcErrorCodes.RequestCancelled, "Request cancelled before it started.").ConfigureAwait(false);
+                await AnswerErrorAsync(request, id, JsonRpcErrorCodes.RequestCancelled, "Request cancelled before it started.").ConfigureAwait(false);
                 return;
             }
 
-            byte[]? result = await entry.Invoke(rawParams, context).ConfigureAwait(false);
+            byte[]? result = entry.Info.IsBuiltIn
+                ? await entry.Invoke(rawParams, context).ConfigureAwait(false)
+                : await _workers.RunAsync(() => entry.Invoke(rawParams, context), token).ConfigureAwait(false);
             await context.CompleteProgressAsync().ConfigureAwait(false);
-            await SendResultAsync(id, result).ConfigureAwait(false);
+            await AnswerAsync(request, id, result).ConfigureAwait(false);
         }
         catch (JsonRpcException ex)
         {
             await context.CompleteProgressAsync().ConfigureAwait(false);
-            await SendErrorAsync(id, ex.Code, ex.Message, ex.ErrorData).ConfigureAwait(false);
+            await AnswerErrorAsync(request, id, ex.Code, ex.Message, ex.ErrorData).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
             await context.CompleteProgressAsync().ConfigureAwait(false);
-            await SendErrorAsync(id, JsonRpcErrorCodes.RequestCancelled, "Request cancelled.").ConfigureAwait(false);
+            await AnswerErrorAsync(request, id, JsonRpcErrorCodes.RequestCancelled, "Request cancelled.").ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             Logger.Error($"Handler for '{entry.Info.Name}' (id {id}) failed: {ex}");
             await context.CompleteProgressAsync().ConfigureAwait(false);
-            await SendErrorAsync(id, JsonRpcErrorCodes.InternalError, $"Internal error in '{entry.Info.Name}': {ex.GetType().Name}: {ex.Message}",
+            await AnswerErrorAsync(request, id, JsonRpcErrorCodes.InternalError, $"Internal error in '{entry.Info.Name}': {ex.GetType().Name}: {ex.Message}",
                 new { exceptionType = ex.GetType().FullName }).ConfigureAwait(false);
         }
         finally
         {
-            _inFlight.TryRemove(id, out _);
+            _inFlight.TryRemove(new KeyValuePair<RequestId, InFlightRequest>(id, request));
             context.DisposeProgress();
             document.Dispose();
         }
@@ -514,7 +580,8 @@ public sealed class Endpoint
         try
         {
             await gate.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            await entry.Invoke(rawParams, context).ConfigureAwait(false);
+            if (entry.Info.IsBuiltIn) await entry.Invoke(rawParams, context).ConfigureAwait(false);
+            else await _workers.RunAsync(() => entry.Invoke(rawParams, context), context.CancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -589,9 +656,9 @@ public sealed class Endpoint
         if (!settled.IsCompleted)
         {
             Logger.Info($"Cancelling {_inFlight.Count} in-flight request(s).");
-            foreach (CancellationTokenSource cancellation in _inFlight.Values)
+            foreach (InFlightRequest request in _inFlight.Values)
             {
-                cancellation.Cancel();
+                request.Cancellation.Cancel();
             }
 
             _lifetime.Cancel();
@@ -600,6 +667,13 @@ public sealed class Endpoint
             await Task.WhenAny(settled, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Sends a request's result unless its one response has gone out already (a duplicate id answered it).</summary>
+    private Task AnswerAsync(InFlightRequest request, RequestId id, byte[]? resultJson) =>
+        request.TryClaimResponse() ? SendResultAsync(id, resultJson) : Task.CompletedTask;
+
+    private Task AnswerErrorAsync(InFlightRequest request, RequestId id, int code, string message, object? data = null) =>
+        request.TryClaimResponse() ? SendErrorAsync(id, code, message, data) : Task.CompletedTask;
 
     private Task SendResultAsync(RequestId id, byte[]? resultJson)
     {
@@ -681,4 +755,75 @@ public sealed record MethodDescription(string Name, bool Mutates, string Kind, b
 {
     public static MethodDescription From(RegisteredMethod method) =>
         new(method.Name, method.Mutates, method.IsNotification ? "notification" : "request", method.IsBuiltIn);
+}
+
+/// <summary>A request between arrival and response: its cancellation and the claim on its single response.</summary>
+internal sealed class InFlightRequest
+{
+    private int _answered;
+
+    // No linked source and no disposal: a plain CancellationTokenSource holds no unmanaged resources, and not
+    // disposing it removes the race between a late $/cancelRequest and the request finishing.
+    public CancellationTokenSource Cancellation { get; } = new();
+
+    /// <summary>True for the one caller that may send this request's response.</summary>
+    public bool TryClaimResponse() => Interlocked.Exchange(ref _answered, 1) == 0;
+
+    /// <summary>
+    /// A second request came with the same id: unless this one has answered already, it is cancelled and will send
+    /// nothing (true), leaving the id's one response to the caller.
+    /// </summary>
+    public bool Supersede()
+    {
+        if (!TryClaimResponse()) return false;
+        Cancellation.Cancel();
+        return true;
+    }
+}
+
+/// <summary>
+/// Makes ReadAsync a blocking Read on the caller's thread, so the receive loop stays on its own thread instead of
+/// waiting for the thread pool to resume it (stdin's own ReadAsync may queue to the pool).
+/// </summary>
+internal sealed class BlockingReadStream(Stream inner) : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override int Read(Span<byte> buffer) => inner.Read(buffer);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<int>(cancellationToken);
+        try
+        {
+            return ValueTask.FromResult(inner.Read(buffer.Span));
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<int>(e);
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) inner.Dispose();
+        base.Dispose(disposing);
+    }
 }

@@ -14,6 +14,14 @@ public sealed class EndpointOptions
     /// <summary>Frames with a larger Content-Length are skipped and answered with -32600.</summary>
     public int MaxFrameBytes { get; init; } = MessageReader.DefaultMaxFrameBytes;
 
+    /// <summary>
+    /// How many requests run at once, each on its own dedicated worker thread (the receive loop is not one of them).
+    /// Default: half the processor count, at least 2: one running request also gets the kernels' fork-join team (one
+    /// thread per core), the others compute on their worker alone. More requests wait in arrival order, cancellable
+    /// while they wait.
+    /// </summary>
+    public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount / 2);
+
     /// <summary>Minimum spacing of <c>$/progress</c> "report" notifications per request; begin/end are never delayed.</summary>
     public TimeSpan ProgressThrottle { get; init; } = TimeSpan.FromMilliseconds(50);
 

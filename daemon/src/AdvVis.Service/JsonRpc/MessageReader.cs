@@ -61,8 +61,11 @@ public readonly struct Frame
 /// </summary>
 public sealed class MessageReader
 {
-    /// <summary>Default cap on one frame body: large enough for big model/graph payloads, small enough to stop a runaway.</summary>
-    public const int DefaultMaxFrameBytes = 64 * 1024 * 1024;
+    /// <summary>
+    /// Default cap on one frame body. Requests are small (paths, options, at most an inline PNG for export/write), so
+    /// 16 MiB leaves room while a larger frame is skipped in 64 KiB pieces instead of being buffered and parsed whole.
+    /// </summary>
+    public const int DefaultMaxFrameBytes = 16 * 1024 * 1024;
 
     /// <summary>A header block longer than this without its blank line is treated as garbage (real headers are ~30 bytes).</summary>
     public const int MaxHeaderBlockBytes = 8 * 1024;
@@ -70,7 +73,6 @@ public sealed class MessageReader
     /// <summary>How much of a rejected body is kept to look for its id.</summary>
     private const int SniffPrefixBytes = 4 * 1024;
 
-    private static readonly byte[] HeaderTerminator = "\r\n\r\n"u8.ToArray();
     private static readonly byte[] ContentLengthLower = "content-length"u8.ToArray();
 
     private readonly Stream _input;
@@ -104,7 +106,7 @@ public sealed class MessageReader
         while (true)
         {
             SkipLeadingLineBreaks();
-            int terminatorIndex = Buffered.IndexOf(HeaderTerminator);
+            int terminatorIndex = FindHeaderEnd(Buffered, out int terminatorLength);
             if (terminatorIndex < 0)
             {
                 if (_end - _start > MaxHeaderBlockBytes)
@@ -137,7 +139,7 @@ public sealed class MessageReader
                     // A well-formed block with an unusable Content-Length: its other lines (even a second
                     // Content-Length) belong to the same broken header, so resynchronising inside it would
                     // misread a fragment as a frame and swallow the start of the next real one.
-                    _start += terminatorIndex + HeaderTerminator.Length;
+                    _start += terminatorIndex + terminatorLength;
                 }
                 else
                 {
@@ -149,7 +151,7 @@ public sealed class MessageReader
                 continue;
             }
 
-            _start += terminatorIndex + HeaderTerminator.Length;
+            _start += terminatorIndex + terminatorLength;
             long contentLength = header.ContentLength;
 
             if (contentLength > _maxFrameBytes)
@@ -176,6 +178,35 @@ public sealed class MessageReader
     }
 
     private ReadOnlySpan<byte> Buffered => _buffer.AsSpan(_start, _end - _start);
+
+    /// <summary>
+    /// Where the header block ends: the first empty line. Lines end in CRLF as LSP says, or in a bare LF as some
+    /// hand-written clients send; accepting both means an LF-only header never swallows the frame after it.
+    /// Returns the block's length (without its final line break) and, in <paramref name="terminatorLength"/>, how
+    /// many bytes the final line break and the empty line take; -1 while the end is not buffered yet.
+    /// </summary>
+    internal static int FindHeaderEnd(ReadOnlySpan<byte> buffered, out int terminatorLength)
+    {
+        terminatorLength = 0;
+        int from = 0;
+        while (true)
+        {
+            int lf = buffered[from..].IndexOf((byte)'\n');
+            if (lf < 0) return -1;
+            lf += from;
+            int blankLineEnd = lf + 1 < buffered.Length && buffered[lf + 1] == (byte)'\n' ? lf + 2
+                : lf + 2 < buffered.Length && buffered[lf + 1] == (byte)'\r' && buffered[lf + 2] == (byte)'\n' ? lf + 3
+                : -1;
+            if (blankLineEnd < 0 && lf + 2 >= buffered.Length) return -1; // the next bytes decide
+            if (blankLineEnd >= 0)
+            {
+                int blockEnd = lf > 0 && buffered[lf - 1] == (byte)'\r' ? lf - 1 : lf;
+                terminatorLength = blankLineEnd - blockEnd;
+                return blockEnd;
+            }
+            from = lf + 1;
+        }
+    }
 
     /// <summary>
     /// Stray CR/LF between frames (some hand-written clients append a newline) carry no information, so they are
@@ -381,10 +412,11 @@ public sealed class MessageReader
         while (lineOffset < block.Length)
         {
             ReadOnlySpan<byte> rest = block[lineOffset..];
-            int lineEnd = rest.IndexOf("\r\n"u8);
+            int lineEnd = rest.IndexOf((byte)'\n');
             ReadOnlySpan<byte> line = lineEnd >= 0 ? rest[..lineEnd] : rest;
             int thisLineOffset = lineOffset;
-            lineOffset += line.Length + 2;
+            lineOffset += line.Length + 1;
+            if (line.EndsWith((byte)'\r')) line = line[..^1];
 
             int colon = line.IndexOf((byte)':');
             if (colon <= 0)

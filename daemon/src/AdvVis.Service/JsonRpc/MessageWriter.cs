@@ -1,6 +1,7 @@
 // MessageWriter: writes LSP base-protocol frames. Responses, progress notifications and server notifications are
 // produced by concurrently running handlers, so every frame is written header+body as one unit under a single lock
-// and flushed immediately (a buffered response would leave the VS Code client waiting).
+// and flushed immediately (a buffered response would leave the VS Code client waiting). Writes are synchronous: the
+// receive loop answers cheap requests itself and must never wait for a thread-pool thread to be handed the lock.
 using System.Buffers;
 using System.Globalization;
 using System.Text;
@@ -11,7 +12,7 @@ namespace AdvVis.Service.JsonRpc;
 public sealed class MessageWriter : IDisposable
 {
     private readonly Stream _output;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly object _writeLock = new();
 
     public MessageWriter(Stream output)
     {
@@ -19,9 +20,10 @@ public sealed class MessageWriter : IDisposable
         _output = output;
     }
 
-    /// <summary>Writes "Content-Length: N\r\n\r\n" followed by the UTF-8 JSON body, then flushes.</summary>
-    public async Task WriteAsync(ReadOnlyMemory<byte> utf8JsonBody, CancellationToken cancellationToken = default)
+    /// <summary>Writes "Content-Length: N\r\n\r\n" followed by the UTF-8 JSON body, then flushes (on the calling thread).</summary>
+    public Task WriteAsync(ReadOnlyMemory<byte> utf8JsonBody, CancellationToken cancellationToken = default)
     {
+        if (cancellationToken.IsCancellationRequested) return Task.FromCanceled(cancellationToken);
         string header = string.Create(CultureInfo.InvariantCulture, $"Content-Length: {utf8JsonBody.Length}\r\n\r\n");
         int headerLength = Encoding.ASCII.GetByteCount(header);
 
@@ -31,17 +33,16 @@ public sealed class MessageWriter : IDisposable
         {
             Encoding.ASCII.GetBytes(header, frame);
             utf8JsonBody.Span.CopyTo(frame.AsSpan(headerLength));
-
-            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            lock (_writeLock)
             {
-                await _output.WriteAsync(frame.AsMemory(0, headerLength + utf8JsonBody.Length), cancellationToken).ConfigureAwait(false);
-                await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                _output.Write(frame, 0, headerLength + utf8JsonBody.Length);
+                _output.Flush();
             }
-            finally
-            {
-                _writeLock.Release();
-            }
+            return Task.CompletedTask;
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
         }
         finally
         {
@@ -53,5 +54,8 @@ public sealed class MessageWriter : IDisposable
     public Task WriteAsync(string json, CancellationToken cancellationToken = default) =>
         WriteAsync(Encoding.UTF8.GetBytes(json), cancellationToken);
 
-    public void Dispose() => _writeLock.Dispose();
+    /// <summary>Nothing to release (the lock is a plain monitor); kept so callers' using blocks stay valid.</summary>
+    public void Dispose()
+    {
+    }
 }

@@ -76,4 +76,7 @@ public static class AdvVisErrorCodes
 
     /// <summary>The model cannot run the request (unsupported operator, wrong input kind, unknown layer or unit).</summary>
     public const int Unsupported = -32007;
+
+    /// <summary>A tensor, image, array or frame the request needs is larger than the memory budget (message names it).</summary>
+    public const int OverBudget = -32008;
 }

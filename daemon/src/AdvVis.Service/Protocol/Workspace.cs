@@ -6,9 +6,10 @@ public sealed record WorkspaceConfigureParams(
     string? CacheDir = null,
     string? ExportDir = null,
     long? CacheMaxBytes = null,
-    int? InlineLimitBytes = null);
+    int? InlineLimitBytes = null,
+    long? MemoryBudgetBytes = null);
 
-public sealed record WorkspaceConfigureResult(string? CacheDir, string? ExportDir, long CacheMaxBytes, int InlineLimitBytes);
+public sealed record WorkspaceConfigureResult(string? CacheDir, string? ExportDir, long CacheMaxBytes, int InlineLimitBytes, long MemoryBudgetBytes);
 
 public sealed record CacheStatsResult(string? CacheDir, int Entries, long Bytes, long MaxBytes, long Hits, long Misses);
 

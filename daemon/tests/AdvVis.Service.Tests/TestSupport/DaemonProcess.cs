@@ -16,7 +16,7 @@ public sealed class DaemonProcess : IDisposable
     private readonly Task _readLoop;
     private int _nextId;
 
-    public DaemonProcess(string? workspace = null)
+    public DaemonProcess(string? workspace = null, params string[] extraArguments)
     {
         Workspace = workspace ?? Path.Combine(Path.GetTempPath(), "advvis-daemon-test-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(Workspace);
@@ -24,7 +24,7 @@ public sealed class DaemonProcess : IDisposable
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
-        foreach (var a in new[] { AdvvisDll, "serve", "--stdio", "--workspace", Workspace }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { AdvvisDll, "serve", "--stdio", "--workspace", Workspace }.Concat(extraArguments)) start.ArgumentList.Add(a);
         Started = Stopwatch.StartNew();
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start the daemon");
         _process.ErrorDataReceived += (_, e) => { lock (_stderr) _stderr.AppendLine(e.Data); };
@@ -45,6 +45,19 @@ public sealed class DaemonProcess : IDisposable
     public Process Process => _process;
 
     public ConcurrentQueue<JsonElement> Notifications { get; } = new();
+
+    /// <summary>Every response in arrival order, duplicates included (the waiters keep only the first per id).</summary>
+    public ConcurrentQueue<JsonElement> Responses { get; } = new();
+
+    /// <summary>Linux: the daemon's resident set now and at its peak (VmRSS, VmHWM), in bytes; null elsewhere.</summary>
+    public (long Rss, long Peak)? Memory()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        long Field(string[] lines, string name) =>
+            long.Parse(lines.First(l => l.StartsWith(name, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        string[] status = File.ReadAllLines($"/proc/{_process.Id}/status");
+        return (Field(status, "VmRSS:"), Field(status, "VmHWM:"));
+    }
 
     public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
 
@@ -118,6 +131,7 @@ public sealed class DaemonProcess : IDisposable
             using var doc = JsonDocument.Parse(frame.Body);
             var root = doc.RootElement.Clone();
             if (root.TryGetProperty("method", out _)) { Notifications.Enqueue(root); continue; }
+            Responses.Enqueue(root);
             string key = root.TryGetProperty("id", out var id) && id.ValueKind != JsonValueKind.Null ? id.ToString() : "null";
             _pending.GetOrAdd(key, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(root);
         }

@@ -22,7 +22,12 @@ public sealed class RpcTestClient : IAsyncDisposable
 
     private static readonly PipeOptions LargePipe = new(pauseWriterThreshold: 64 * 1024 * 1024, resumeWriterThreshold: 32 * 1024 * 1024);
 
-    private readonly Pipe _toServer = new(LargePipe);
+    // Towards the endpoint, a write wakes the reader at once, as an OS pipe does for a blocked read(): the endpoint reads
+    // on its own thread, and a thread-pool hop here would measure this test pipe's scheduling, not the endpoint.
+    private static readonly PipeOptions ToServerPipe = new(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+        pauseWriterThreshold: 64 * 1024 * 1024, resumeWriterThreshold: 32 * 1024 * 1024);
+
+    private readonly Pipe _toServer = new(ToServerPipe);
     private readonly Pipe _toClient = new(LargePipe);
     private readonly MessageWriter _writer;
     private readonly Stream _toServerStream;
@@ -39,6 +44,7 @@ public sealed class RpcTestClient : IAsyncDisposable
         options = new EndpointOptions
         {
             MaxFrameBytes = options.MaxFrameBytes,
+            Workers = options.Workers,
             ProgressThrottle = options.ProgressThrottle,
             TimeProvider = options.TimeProvider,
             DrainTimeout = options.DrainTimeout,
