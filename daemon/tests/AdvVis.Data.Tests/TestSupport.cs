@@ -13,26 +13,10 @@ internal static class TestSupport
     /// <summary>Debian's interpreter, which has numpy and PIL (the pyenv python3 on PATH has neither).</summary>
     public const string SystemPython = "/usr/bin/python3";
 
-    private static readonly Lazy<string> DataRootLazy = new(FindDataRoot);
-
-    /// <summary>shared/data: ADVVIS_DATA_DIR if set, otherwise found by walking up from the test binaries.</summary>
-    public static string DataRoot => DataRootLazy.Value;
+    /// <summary>../shared/data beside the repository (AdvVis.TestSupport.RepoPaths).</summary>
+    public static string DataRoot => AdvVis.TestSupport.RepoPaths.SharedData;
 
     public static string DataPath(params string[] parts) => Path.Combine([DataRoot, .. parts]);
-
-    private static string FindDataRoot()
-    {
-        string? fromEnvironment = Environment.GetEnvironmentVariable("ADVVIS_DATA_DIR");
-        if (!string.IsNullOrEmpty(fromEnvironment) && Directory.Exists(fromEnvironment)) return fromEnvironment;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            foreach (string candidate in new[] { Path.Combine(dir.FullName, "shared", "data"), Path.Combine(dir.FullName, "..", "shared", "data") })
-                if (File.Exists(Path.Combine(candidate, "README.md")) && Directory.Exists(Path.Combine(candidate, "mnist")))
-                    return Path.GetFullPath(candidate);
-        }
-        throw new InvalidOperationException(
-            "Could not find shared/data (looked upwards from the test binaries for shared/data and ../shared/data). Set ADVVIS_DATA_DIR.");
-    }
 
     public static TempDirectory CreateTempDirectory() => new();
 

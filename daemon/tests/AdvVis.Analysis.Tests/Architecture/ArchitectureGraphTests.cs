@@ -10,7 +10,7 @@ namespace AdvVis.Analysis.Tests.Architecture;
 internal static class Models
 {
     public static string Shared(string name) => Path.Combine(SharedDir, name);
-    public static string SharedDir => Environment.GetEnvironmentVariable("ADVVIS_SHARED_MODELS") ?? "/work/shared/models";
+    public static string SharedDir => AdvVis.TestSupport.RepoPaths.SharedModels;
 
     /// <summary>The generated reference models (scripts/setup makes them); a clear failure when absent.</summary>
     public static string Cache(string name)

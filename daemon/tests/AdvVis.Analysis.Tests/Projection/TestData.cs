@@ -84,7 +84,7 @@ internal static class FashionMnist
     private static readonly Lazy<(DenseMatrix Pixels, long[] Labels)> Data = new(Load);
     private static readonly Lazy<DenseMatrix[]> Layers = new(() => BuildSyntheticLayers(Pixels));
 
-    public static string NpzPath => Environment.GetEnvironmentVariable("ADVVIS_FMNIST_NPZ") ?? "/work/shared/data/fashion-mnist/fmnist-test-2000.npz";
+    public static string NpzPath => AdvVis.TestSupport.RepoPaths.SharedFile(Path.Combine("data", "fashion-mnist", "fmnist-test-2000.npz"));
 
     /// <summary>Pixels / 255 as float32, 2000 × 784 (as the Python script computes them).</summary>
     public static DenseMatrix Pixels => Data.Value.Pixels;
@@ -96,8 +96,6 @@ internal static class FashionMnist
 
     private static (DenseMatrix, long[]) Load()
     {
-        if (!File.Exists(NpzPath))
-            throw new FileNotFoundException($"Fashion-MNIST sample not found at {NpzPath} (set ADVVIS_FMNIST_NPZ).", NpzPath);
         Dictionary<string, Npz.NpyArray> arrays = Npz.Read(NpzPath);
         Npz.NpyArray images = arrays["images"], labels = arrays["labels"];
         if (images.Dtype != "|u1" || labels.Dtype != "<i8")

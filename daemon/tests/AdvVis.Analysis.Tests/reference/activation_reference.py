@@ -22,8 +22,10 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODEL = "/work/shared/models/fmnist-cnn-paper.onnx"
-DATA = "/work/shared/data/fashion-mnist/fmnist-test-2000.npz"
+# ../shared beside the repository root (this file is daemon/tests/AdvVis.Analysis.Tests/reference/).
+SHARED = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "..", "shared"))
+MODEL = os.path.join(SHARED, "models", "fmnist-cnn-paper.onnx")
+DATA = os.path.join(SHARED, "data", "fashion-mnist", "fmnist-test-2000.npz")
 
 # The Flow View layers: the output of each conv block (after its max-pool) and the logits.
 FLOW_LAYERS = [

@@ -25,7 +25,9 @@ from sklearn.manifold import trustworthiness
 from umap.umap_ import find_ab_params
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = "/work/shared/data/fashion-mnist/fmnist-test-2000.npz"
+# ../shared beside the repository root (this file is daemon/tests/AdvVis.Analysis.Tests/reference/).
+SHARED = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "..", "shared"))
+DATA = os.path.join(SHARED, "data", "fashion-mnist", "fmnist-test-2000.npz")
 MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 # The synthetic "network" the aligned tests project: widths of layers after the pixel layer.
