@@ -99,6 +99,46 @@ public sealed class Model
         return fused;
     }
 
+    /// <summary>
+    /// The computed values that every path from the graph inputs to <paramref name="output"/> (default: the first
+    /// output) passes through, the output included: the trunk of the network (block outputs of ResNets and
+    /// MobileNets, Concats of Inception or SqueezeNet fire modules), never a value inside a parallel branch. Any of
+    /// these, taken in graph order, lie on one path, so they make a valid sequential layer selection.
+    /// </summary>
+    public IReadOnlySet<int> ValuesOnEveryPath(string? output = null)
+    {
+        // Dominators over values (the graph is a DAG and Nodes are topologically sorted): a value's immediate
+        // dominator is the nearest common dominator of its producer's computed inputs; graph inputs hang off a
+        // virtual root (−1), so with several inputs only values after their meeting point dominate.
+        var idom = Enumerable.Repeat(-2, ValueNames.Count).ToArray(); // −2: not computed from an input
+        var depth = new int[ValueNames.Count];
+        foreach (var input in Inputs)
+            if (input.ValueId >= 0) { idom[input.ValueId] = -1; depth[input.ValueId] = 1; }
+        int Meet(int a, int b)
+        {
+            while (a != b)
+            {
+                if (a < 0 || b < 0) return -1;
+                if (depth[a] >= depth[b]) a = idom[a]; else b = idom[b];
+            }
+            return a;
+        }
+        foreach (var node in Nodes)
+        {
+            int meet = -2;
+            foreach (int i in node.Inputs)
+                if (i >= 0 && idom[i] != -2) meet = meet == -2 ? i : Meet(meet, i);
+            if (meet == -2) continue;
+            foreach (int o in node.Outputs)
+                if (o >= 0) { idom[o] = meet; depth[o] = meet < 0 ? 1 : depth[meet] + 1; }
+        }
+        var onEveryPath = new HashSet<int>();
+        for (int v = ValueId(output ?? OutputNames[0]); v >= 0; v = idom[v])
+            onEveryPath.Add(v);
+        onEveryPath.ExceptWith(Inputs.Select(i => i.ValueId));
+        return onEveryPath;
+    }
+
     public static Model Load(string path) => FromOnnx(OnnxReader.LoadModel(path));
 
     public bool TryGetValueId(string name, out int id) => _valueIds.TryGetValue(name, out id);
