@@ -48,6 +48,14 @@ function render(): void {
         ? `${bundle.datasetPath}: ${result.count} images · clean accuracy ${(100 * result.cleanAccuracy).toFixed(1)}% · adversarial ${(100 * result.adversarialAccuracy).toFixed(1)}% · success rate ${(100 * result.successRate).toFixed(1)}%`
         : bundle.datasetPath;
     app.append(header);
+    // The daemon's notes on the data (e.g. class folders it could not match to the model's classes): users must see them.
+    for (const text of result?.warnings ?? []) {
+        const warning = document.createElement('div');
+        warning.className = 'advvis-warning';
+        warning.setAttribute('role', 'alert');
+        warning.textContent = text;
+        app.append(warning);
+    }
     for (const entry of bundle.missing) note(app, `${entry.method}: ${entry.message}`);
     if (bundle.pending.length) note(app, `Computing (${bundle.pending.join(', ')})…`);
     const columns = document.createElement('div');

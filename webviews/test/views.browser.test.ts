@@ -238,4 +238,15 @@ describe('Dataset View', () => {
         await expect.poll(async () => (await view.posted()).find(m => m.type === 'rpc' && m.method === 'neurons/rank')).toMatchObject({ params: { benignClass: 2, adversarialClass: 5 } });
         await finish(view, 'dataset-view');
     });
+
+    it('shows the daemon\'s warning when class folders could not be matched to the model\'s classes', async () => {
+        const view = await openView('dataset');
+        const warning = "Class folders are numbered in sorted order ('cat' = 0, 'dog' = 1) because the model has no labels file and the folder names are not all class numbers; these numbers may not be the model's classes. Name each folder by its class number (0, 1, …) or by the class names in the model's labels file.";
+        await view.send({ type: 'init', view: 'dataset', body: { modelPath: '/ws/m.onnx', model: 'abc', datasetPath: '/ws/data', attack: { kind: 'fgsm', eps: 0.1 }, classNames: [], attackResult: { ...attackResult(40), warnings: [warning] }, profiles: scatterProfiles(40), missing: [], pending: [] } });
+        const shown = view.page.locator('.advvis-warning');
+        await expect.poll(() => shown.count()).toBe(1);
+        expect(await shown.textContent()).toBe(warning);
+        expect(await shown.isVisible()).toBe(true);
+        await finish(view, 'dataset-view-class-warning');
+    });
 });

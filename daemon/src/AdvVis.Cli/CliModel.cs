@@ -136,7 +136,7 @@ internal sealed class CliModel
     /// <summary>Loads a dataset (or one image) and preprocesses it to pixel tensors in the model's geometry.</summary>
     public (Tensor Pixels, int[] Labels, LabeledImageSet Set) LoadData(string path, int? limit, List<string> notes, CancellationToken cancellation)
     {
-        var set = DatasetLoader.Load(path, new DatasetOptions { Limit = limit });
+        var set = DatasetLoader.Load(path, new DatasetOptions { Limit = limit, ModelClasses = Labels });
         foreach (var w in set.Warnings) Console.Error.WriteLine($"warning: {w}");
         notes.AddRange(set.Warnings);
         int per = Attack.PixelsPerImage;

@@ -238,4 +238,45 @@ public sealed class DaemonAnalysisTests(DaemonFixture fixture, ITestOutputHelper
         Assert.True(edit.GetProperty("after").TryGetProperty("successRate", out _));
         await Result("neurons/edit", new { model = handle, deletions = Array.Empty<object>() });
     }
+    [Fact]
+    public async Task Attack_run_on_class_folders_keeps_their_numbers_and_warns_when_names_are_not_classes()
+    {
+        // Digit folders without "8": the "9" images are class 9, as the model's output 9 (sorted numbering made them 8).
+        string root = Path.Combine(Path.GetTempPath(), $"advvis-folders-{Guid.NewGuid():N}");
+        try
+        {
+            string digits = Path.Combine(root, "digits"), named = Path.Combine(root, "named");
+            var samples = Directory.GetFiles(Path.Combine(DaemonProcess.Data, "mnist", "foolbox_samples"), "*.png").Order(StringComparer.Ordinal).ToArray();
+            foreach (string file in samples)
+            {
+                string digit = Path.GetFileNameWithoutExtension(file).Split('_')[2];
+                if (digit == "8") continue;
+                Directory.CreateDirectory(Path.Combine(digits, digit));
+                File.Copy(file, Path.Combine(digits, digit, Path.GetFileName(file)));
+            }
+            foreach (var (folder, file) in new[] { ("cat", samples[0]), ("dog", samples[1]) })
+            {
+                Directory.CreateDirectory(Path.Combine(named, folder));
+                File.Copy(file, Path.Combine(named, folder, Path.GetFileName(file)));
+            }
+            string handle = await Open(Mnist);
+            var attack = new { kind = "fgsm", eps = 0.05 };
+            var run = await Result("attack/run", new { model = handle, items = new { dataset = new { path = digits } }, attack, perImage = true });
+            var items = run.GetProperty("items").EnumerateArray().ToArray();
+            Assert.Contains(items, i => i.GetProperty("trueClass").GetInt32() == 9);
+            foreach (var item in items)
+                Assert.Equal(int.Parse(Path.GetFileNameWithoutExtension(item.GetProperty("source").GetString()!).Split('_')[2]), item.GetProperty("trueClass").GetInt32());
+            output.WriteLine($"{items.Length} digits without an '8' folder: clean accuracy {run.GetProperty("cleanAccuracy").GetDouble():P1}");
+            Assert.True(run.GetProperty("cleanAccuracy").GetDouble() > 0.9);
+            Assert.False(run.TryGetProperty("warnings", out var none) && none.ValueKind == JsonValueKind.Array && none.GetArrayLength() > 0);
+
+            var guessed = await Result("attack/run", new { model = handle, items = new { dataset = new { path = named } }, attack, perImage = false });
+            string warning = Assert.Single(guessed.GetProperty("warnings").EnumerateArray()).GetString()!;
+            Assert.Contains("sorted order ('cat' = 0, 'dog' = 1)", warning, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

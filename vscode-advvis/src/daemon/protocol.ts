@@ -74,6 +74,8 @@ export interface AttackItem {
 export interface AttackRunResult {
     count: number; cleanAccuracy: number; adversarialAccuracy: number; successRate: number; meanLinf: number; meanL2: number;
     budgetSpace: string; items?: AttackItem[]; fromCache: boolean;
+    /** What a user must know about the items (class folders numbered in sorted order, files skipped). */
+    warnings?: string[];
 }
 export interface ExplainRunParams { model: string; image: string; attack: AttackSpec; background?: DatasetRef; layers?: string[]; topUnits?: number; trueClass?: number }
 export interface UnitScore { unit: number; value: number }
