@@ -188,15 +188,33 @@ describe('Explanation panel', () => {
         await view.page.locator('svg.unit-grid rect[data-unit="10"]').click();
         expect((await view.posted()).filter(m => m.type === 'selectUnit').at(-1)).toEqual({ type: 'selectUnit', layer: layers[3], unit: 10 });
 
-        await view.page.locator(`table.neurons tr[data-neuron="${layers[6]}#5"] input[type=checkbox]`).check();
+        // Three units ticked: the result names three units deleted (not the images measured), and how many images.
+        const boxes = view.page.locator('table.neurons tbody tr input[type=checkbox]');
+        for (let i = 0; i < 3; i++) await boxes.nth(i).check();
         await view.page.locator('#delete-units').click();
-        expect((await view.posted()).filter(m => m.type === 'editNeurons').at(-1)).toEqual({ type: 'editNeurons', deletions: [{ layer: layers[6], units: [5] }] });
-        await view.send({ type: 'editResult', body: { edits: [{ layer: layers[6], units: [5] }], count: 1, before: { cleanAccuracy: 1, successRate: 1 }, after: { cleanAccuracy: 1, successRate: 0 } } });
-        expect(await view.page.locator('#edit-result').textContent()).toContain('success rate 100.0% → 0.0%');
-        // A part arriving afterwards re-renders the panel; the edit result stays.
+        const asked = (await view.posted()).filter(m => m.type === 'editNeurons').at(-1) as { deletions: { layer: string; units: number[] }[] };
+        expect(asked.deletions.flatMap(d => d.units).length).toBe(3);
+        await view.send({ type: 'editResult', body: { edits: asked.deletions, count: 41, unitsDeleted: 3, labelsPredicted: true, before: { cleanAccuracy: 1, successRate: 1 }, after: { cleanAccuracy: 0.9, successRate: 0.6 } } });
+        const result = view.page.locator('#edit-result');
+        expect(await result.textContent()).toContain('3 units deleted. Measured on 41 images');
+        expect(await result.textContent()).toContain('success rate 100.0% → 60.0%');
+        const banner = view.page.locator('#edited-model');
+        expect(await banner.isVisible()).toBe(true);
+        expect(await banner.textContent()).toContain('Edited model: 3 units deleted');
+        // A part arriving afterwards re-renders the panel; the edit result and the banner stay.
         await view.send({ type: 'update', body: { pending: [] } });
-        expect(await view.page.locator('#edit-result').textContent()).toContain('success rate 100.0% → 0.0%');
-        expect(await view.page.locator('#edit-result').getAttribute('data-count')).toBe('1');
+        expect(await result.textContent()).toContain('success rate 100.0% → 60.0%');
+        expect(await result.getAttribute('data-units')).toBe('3');
+        expect(await banner.count()).toBe(1);
+        await view.page.screenshot({ path: resolve(artifacts, 'explain-edited-model.png'), fullPage: true });
+        // Restoring clears the text and the banner, and asks the daemon for the original model.
+        await view.page.locator('#neurons button', { hasText: 'Restore the original model' }).click();
+        expect((await view.posted()).filter(m => m.type === 'editNeurons').at(-1)).toEqual({ type: 'editNeurons', deletions: [] });
+        expect(await view.page.locator('#edit-result').textContent()).toBe('');
+        expect(await view.page.locator('#edited-model').count()).toBe(0);
+        await view.send({ type: 'editResult', body: { edits: [], count: 0, unitsDeleted: 0, labelsPredicted: false } });
+        expect(await view.page.locator('#edit-result').textContent()).toBe('');
+        expect(await view.page.locator('#edited-model').count()).toBe(0);
 
         await view.page.locator('#flow button[data-export="svg"]').click();
         await expect.poll(async () => (await view.posted()).find(m => m.type === 'export')).toMatchObject({ format: 'svg', name: 'flow-view', encoding: 'utf8' });

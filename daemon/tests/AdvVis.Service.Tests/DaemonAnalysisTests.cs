@@ -279,4 +279,23 @@ public sealed class DaemonAnalysisTests(DaemonFixture fixture, ITestOutputHelper
             Directory.Delete(root, recursive: true);
         }
     }
+    [Fact]
+    public async Task Neurons_edit_counts_the_units_deleted_apart_from_the_images_measured_and_measures_unlabelled_items()
+    {
+        string handle = await Open(Mnist);
+        var images = Directory.GetFiles(Path.Combine(DaemonProcess.Data, "mnist", "foolbox_samples"), "*.png").Order(StringComparer.Ordinal).Take(6).ToArray();
+        // Three units in one layer (one named twice) on six unlabelled images: 3 units deleted, 6 images measured.
+        var edit = await Result("neurons/edit", new
+        {
+            model = handle, deletions = new[] { new { layer = "ReLU114_Output_0", units = new[] { 0, 1, 2 } }, new { layer = "ReLU114_Output_0", units = new[] { 2 } } },
+            items = new { images }, attack = new { kind = "fgsm", eps = 0.1 },
+        });
+        Assert.Equal(3, edit.GetProperty("unitsDeleted").GetInt32());
+        Assert.Equal(6, edit.GetProperty("count").GetInt32());
+        Assert.True(edit.GetProperty("labelsPredicted").GetBoolean());
+        // Against its own predictions the original model is always right.
+        Assert.Equal(1.0, edit.GetProperty("before").GetProperty("cleanAccuracy").GetDouble());
+        var restored = await Result("neurons/edit", new { model = handle, deletions = Array.Empty<object>() });
+        Assert.Equal(0, restored.GetProperty("unitsDeleted").GetInt32());
+    }
 }

@@ -193,11 +193,12 @@ export class ExplanationPanel {
         if (message.type !== 'editNeurons') return;
         const b = this.bundle;
         try {
-            const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AdvVis: editing neurons and re-running the attack', cancellable: false },
-                // neurons/edit measures accuracy and success rate, so its items need labels: this image's benign
-                // prediction (the class the attack moves it away from) when its true label is unknown.
-                () => this.ctx.request('neurons/edit', { model: b.model, deletions: message.deletions,
-                    items: { images: [b.imagePath], ...(b.explain ? { labels: [b.explain.benign.class] } : {}) }, attack: b.attack }, { onProgress: () => undefined }));
+            // Measured on the background images when there are any (one image says nothing), else on this one.
+            const background = message.deletions.length ? await this.background().catch(() => undefined) : undefined;
+            const items = editMeasureItems(b.imagePath, b.explain?.benign.class, background);
+            const title = message.deletions.length ? 'AdvVis: deleting units and re-running the attack' : 'AdvVis: restoring the original model';
+            const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: false },
+                () => this.ctx.request('neurons/edit', { model: b.model, deletions: message.deletions, ...(message.deletions.length ? { items, attack: b.attack } : {}) }, { onProgress: () => undefined }));
             // Kept for a reloaded webview (it gets the result again after its init).
             this.lastEdit = result;
             void this.channel.post({ type: 'editResult', body: result });
@@ -206,4 +207,18 @@ export class ExplanationPanel {
             void this.channel.post({ type: 'error', message: describeError('neurons/edit', error) });
         }
     }
+}
+
+/** At most this many images re-attacked to measure a neuron edit (the attack runs again on each). */
+export const editMeasureLimit = 64;
+
+/**
+ * The images a neuron edit is measured on: the background data set (its labels) or the images beside this one
+ * (no labels: the daemon measures against the original model's predictions), else this image alone, labelled with
+ * its benign prediction (the class the attack moves it away from) when its true label is unknown.
+ */
+export function editMeasureItems(imagePath: string, benignClass: number | undefined, background: ItemsRef | undefined): ItemsRef {
+    if (background?.dataset) return { dataset: { ...background.dataset, limit: Math.min(background.dataset.limit ?? editMeasureLimit, editMeasureLimit) } };
+    if (background?.images?.length) return { images: [imagePath, ...background.images.filter(image => image !== imagePath)].slice(0, editMeasureLimit) };
+    return { images: [imagePath], ...(benignClass !== undefined ? { labels: [benignClass] } : {}) };
 }
