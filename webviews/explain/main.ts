@@ -51,6 +51,13 @@ function render(): void {
         return;
     }
     header(explanation);
+    for (const text of bundle.warnings ?? []) {
+        const warning = document.createElement('div');
+        warning.className = 'advvis-warning';
+        warning.setAttribute('role', 'alert');
+        warning.textContent = text;
+        app.append(warning);
+    }
     editedBanner();
     predictions(explanation);
     flow(explanation);

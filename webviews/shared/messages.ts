@@ -259,6 +259,8 @@ export interface ExplanationBundle {
     missing: { method: string; message: string }[];
     /** Parts still being computed. */
     pending: string[];
+    /** What the user could be misled by without being told (a failed attack): shown as banners at the top. */
+    warnings?: string[];
 }
 
 export interface DatasetBundle {

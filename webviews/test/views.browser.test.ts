@@ -238,6 +238,26 @@ describe('Explanation panel', () => {
     });
 });
 
+describe('Explanation panel, failed attack', () => {
+    it('shows the host\'s failed-attack warning as a banner above the predictions, and each skipped part says why', async () => {
+        const view = await openView('explain');
+        const explain = explainResult(layers, 6);
+        const same = explain.benign;
+        const warning = 'The attack did not change the prediction (class 7 (7) stays class 7 (7)); try a larger ε or more steps. The views that compare the image with its adversarial version are not computed.';
+        const skipped = ['profiles/compute', 'layer/reduce', 'vulnerability/map'].map(method => ({ method, message: 'the attack did not change the prediction (try a larger ε or more steps)' }));
+        await view.send({ type: 'init', view: 'explain', body: { imagePath: '/ws/digits/7.png', modelPath: '/ws/mnist.onnx', model: 'abc', attack: { kind: 'fgsm', eps: 0.001 },
+            explain: { ...explain, adversarial: same, attack: { ...explain.attack, adversarial: same, success: false } }, missing: skipped, pending: [], warnings: [warning] } });
+        const banner = view.page.locator('.advvis-warning');
+        await expect.poll(() => banner.count()).toBe(1);
+        expect(await banner.textContent()).toBe(warning);
+        expect(await banner.isVisible()).toBe(true);
+        // Above the predictions: the first thing after the header line.
+        expect(await view.page.evaluate(() => document.querySelector('.advvis-warning')!.nextElementSibling?.id)).toBe('predictions');
+        expect(await view.page.locator('#vulnerability').textContent()).toContain('the attack did not change the prediction');
+        await finish(view, 'explain-failed-attack');
+    });
+});
+
 describe('Dataset View', () => {
     it('coordinates the scatterplots, prediction matrix, image grid and neuron space', async () => {
         const view = await openView('dataset');

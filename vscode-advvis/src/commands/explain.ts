@@ -12,7 +12,7 @@ import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName, NeuronsEditRes
 import type { ExplanationBundle, WebviewMessage } from '../../../webviews/shared/messages';
 import { attachWebview, webviewOptions, type WebviewChannel } from '../panels/webviewHost';
 import { currentAttack, modelEntry, pickModel } from './pickers';
-import { applyPart, explanationParts, type ExplanationPart } from './explainParts';
+import { applyPart, attackFailure, explanationParts, type ExplanationPart } from './explainParts';
 
 export const imageExtensions = ['.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.pgm', '.npy'];
 const panelMethods: readonly MethodName[] = ['layer/reduce', 'layer/activationMaps', 'unit/receptiveFields', 'unit/connections', 'unit/visualize', 'neurons/rank'];
@@ -144,7 +144,9 @@ export class ExplanationPanel {
         }
         const parts = explanationParts(b, background);
         const runnable = parts.filter(part => !part.skip);
-        this.bundle = { ...b, pending: [...new Set(runnable.map(part => part.method))], missing: [...b.missing, ...parts.filter(part => part.skip).map(part => ({ method: part.method, message: part.skip! }))] };
+        const failure = attackFailure(b);
+        this.bundle = { ...b, pending: [...new Set(runnable.map(part => part.method))], missing: [...b.missing, ...parts.filter(part => part.skip).map(part => ({ method: part.method, message: part.skip! }))],
+            ...(failure ? { warnings: [...(b.warnings ?? []), failure] } : {}) };
         return runnable;
     }
 
