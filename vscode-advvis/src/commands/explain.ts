@@ -156,12 +156,15 @@ export class ExplanationPanel {
             token.onCancellationRequested(() => this.cancel.cancel());
             for (const [index, part] of runnable.entries()) {
                 if (this.disposed || this.cancel.token.isCancellationRequested) break;
-                progress.report({ message: part.method, increment: 100 / runnable.length });
+                // The daemon's $/progress moves the bar within this part's share; what it did not report is added at the end.
+                const share = partProgress(partTitle(part.method), 100 / runnable.length, value => progress.report(value));
                 try {
-                    const result = await this.call(part.method, part.params);
+                    const result = await this.call(part.method, part.params, share.onProgress);
+                    share.finish();
                     const next = applyPart(this.bundle, part, result);
                     this.update({ [part.key]: next[part.key], pending: this.pendingAfter(runnable, index) });
                 } catch (error) {
+                    share.finish();
                     if (!isMissingMethod(error) && !isCancelled(error)) this.ctx.output.warn(`${part.method}: ${(error as Error).message}`);
                     this.update({ pending: this.pendingAfter(runnable, index), missing: [...this.bundle.missing.filter(m => m.method !== part.method), { method: part.method, message: describeError(part.method, error) }] });
                 }
@@ -174,8 +177,8 @@ export class ExplanationPanel {
         return [...new Set(parts.slice(index + 1).map(part => part.method))];
     }
 
-    private async call<M extends MethodName>(method: M, params: ParamsOf<M>): Promise<unknown> {
-        return this.ctx.inline(await this.ctx.request(method, params, { token: this.cancel.token, onProgress: () => undefined }));
+    private async call<M extends MethodName>(method: M, params: ParamsOf<M>, onProgress: (value: { message?: string; percentage?: number }) => void): Promise<unknown> {
+        return this.ctx.inline(await this.ctx.request(method, params, { token: this.cancel.token, onProgress }));
     }
 
     /** Background for the Flow View: the model's advvis.json data set, else the images beside this one. */
@@ -209,6 +212,32 @@ export class ExplanationPanel {
             void this.channel.post({ type: 'error', message: describeError('neurons/edit', error) });
         }
     }
+}
+
+/** What each part is called in the progress notification (not the method name). */
+const partTitles: Partial<Record<MethodName, string>> = {
+    'profiles/compute': 'Flow View', 'layer/reduce': 'Layer View', 'layer/activationMaps': 'activation maps', 'unit/receptiveFields': 'receptive fields',
+    'vulnerability/map': 'vulnerability map', 'unit/visualize': 'feature visualization', 'neurons/rank': 'vulnerable neurons', 'attribution/graph': 'attribution graph',
+};
+export const partTitle = (method: MethodName): string => partTitles[method] ?? method;
+
+/**
+ * One part's share of the panel's progress bar: the daemon's percentages (0–100 within the part) become increments of
+ * at most `share` in total, never backwards; `finish` adds what is left, so the bar ends where the part ends.
+ */
+export function partProgress(title: string, share: number, report: (value: { message?: string; increment?: number }) => void):
+    { onProgress: (value: { message?: string; percentage?: number }) => void; finish: () => void } {
+    let done = 0;
+    report({ message: title });
+    const advance = (to: number, message?: string) => {
+        const increment = Math.max(0, Math.min(share, to) - done);
+        done += increment;
+        report({ message: message ? `${title}: ${message}` : title, ...(increment > 0 ? { increment } : {}) });
+    };
+    return {
+        onProgress: value => advance(value.percentage !== undefined ? share * value.percentage / 100 : done, value.message),
+        finish: () => { if (done < share) advance(share); },
+    };
 }
 
 /** At most this many images re-attacked to measure a neuron edit (the attack runs again on each). */

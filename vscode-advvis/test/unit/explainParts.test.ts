@@ -3,6 +3,7 @@
 // ones) are not started; each says why. A successful attack starts them all.
 import { describe, expect, it } from 'vitest';
 import { attackFailure, explanationParts } from '../../src/commands/explainParts';
+import { partProgress, partTitle } from '../../src/commands/explain';
 import type { ExplanationBundle } from '../../../webviews/shared/messages';
 import { explainResult } from '../../../webviews/test/fixtures';
 
@@ -30,5 +31,21 @@ describe('a failed attack', () => {
         const ok = bundleWith(explainResult(layers, 2));
         expect(attackFailure(ok)).toBeUndefined();
         expect(explanationParts(ok, background).filter(part => part.skip)).toEqual([]);
+    });
+});
+
+describe('the panel\'s progress bar', () => {
+    it('moves within a part as the daemon reports progress, never backwards, and ends at the part\'s share', () => {
+        const reports: { message?: string; increment?: number }[] = [];
+        const share = partProgress(partTitle('vulnerability/map'), 25, value => reports.push(value));
+        share.onProgress({ message: 'probing regions', percentage: 10 });
+        share.onProgress({ message: 'probing regions', percentage: 60 });
+        share.onProgress({ percentage: 40 }); // late and lower: ignored
+        const during = reports.reduce((sum, r) => sum + (r.increment ?? 0), 0);
+        expect(during).toBeCloseTo(15);
+        expect(reports.map(r => r.message)).toContain('vulnerability map: probing regions');
+        share.finish();
+        expect(reports.reduce((sum, r) => sum + (r.increment ?? 0), 0)).toBeCloseTo(25);
+        expect(reports.every(r => (r.increment ?? 0) >= 0)).toBe(true);
     });
 });

@@ -60,8 +60,7 @@ internal static class UnitHandlers
             bool[]? vulnerable = null;
             if (p.Adversarial is { } adversarialPath)
             {
-                var maps = VulnerabilityMap.Compute(model.Model, input, ModelInput(model, adversarialPath), null, null,
-                    new VulnerabilityMapOptions { HalfSize = p.HalfSize, Stride = p.Stride }, context.CancellationToken);
+                var maps = VulnerabilityHandlers.PairMaps(r, context, model, p.Image, adversarialPath, p.HalfSize, p.Stride, null);
                 vulnerable = ReceptiveField.ResizeMask(maps.BinarizedBMap(p.TopPercent / 100), maps.Height, maps.Width, rfs.Height, rfs.Width);
             }
             var blobs = Common.TransientBlobs(r);
