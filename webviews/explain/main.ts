@@ -6,7 +6,7 @@ import { connect, getState, post, rpc, showError, updateState } from '../shared/
 import { exportButtons, toCsv } from '../shared/exporting';
 import { heatmapCanvas } from '../shared/heatmap';
 import { toExplanation, toLayer } from '../shared/convert';
-import type { Explanation, ExplanationBundle, Prediction } from '../shared/messages';
+import { methodTitle, type Explanation, type ExplanationBundle, type Prediction } from '../shared/messages';
 import type { LayerActivationMapsResult, LayerReduceResult, NeuronsEditResult } from '../../vscode-advvis/src/daemon/protocol';
 import { drawFlow, flowSvgForExport } from './flowView';
 import { drawLayer } from './layerView';
@@ -47,7 +47,7 @@ function render(): void {
     const explanation = toExplanation(bundle);
     app.replaceChildren();
     if (!explanation) {
-        showError(app, bundle.missing.map(entry => `${entry.method}: ${entry.message}`).join('\n') || 'No explanation yet.');
+        showError(app, bundle.missing.map(entry => `${methodTitle(entry.method)}: ${entry.message}`).join('\n') || 'No explanation yet.');
         return;
     }
     header(explanation);
@@ -88,7 +88,7 @@ function note(parent: HTMLElement, text: string): void {
 
 function missingNote(parent: HTMLElement, ...methods: string[]): boolean {
     const missing = bundle!.missing.filter(entry => methods.includes(entry.method));
-    for (const entry of missing) note(parent, entry.message.includes(entry.method) ? entry.message : `${entry.method}: ${entry.message}`);
+    for (const entry of missing) note(parent, entry.message.includes(methodTitle(entry.method)) ? entry.message : `${methodTitle(entry.method)}: ${entry.message}`);
     const pending = bundle!.pending.filter(method => methods.includes(method));
     if (pending.length) note(parent, `Computing (${pending.join(', ')})…`);
     return missing.length > 0 || pending.length > 0;

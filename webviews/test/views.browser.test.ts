@@ -140,7 +140,7 @@ function bundle(): ExplanationBundle {
         explain: explainResult(layers, 6), profiles: profiles(layers, 2000, 6), pending: [],
         attribution: attributionResult([layers[5], layers[6]]),
         visualizations: [5, 9].map(unit => ({ layer: layers[6], unit, image: { width: 1, height: 1, channels: 1, pngBase64: tinyPng }, activation: 2, startActivation: 0.1, trace: [0.1, 2], fromCache: false })),
-        missing: [{ method: 'neurons/rank', message: 'This daemon build does not offer "neurons/rank" yet, so that part is not shown.' }],
+        missing: [{ method: 'neurons/rank', message: 'This daemon build does not offer the vulnerable neurons yet, so that part is not shown.' }],
     };
 }
 
@@ -168,7 +168,7 @@ describe('Explanation panel', () => {
         expect(await view.page.locator('#attribution g.attr-node[data-group="inactive"]').count()).toBe(2);
         expect(await view.page.locator('#attribution path.attr-edge').count()).toBe(3);
         expect(await view.page.locator('table.neurons img.visualization').count()).toBe(2);
-        expect(await view.page.locator('#neurons').textContent()).toContain('does not offer "neurons/rank"');
+        expect(await view.page.locator('#neurons').textContent()).toContain('does not offer the vulnerable neurons');
         expect(await view.page.locator('table.neurons tbody tr').count()).toBe(4);
         await finish(view, 'explain-flow-2000');
     });
@@ -233,7 +233,7 @@ describe('Explanation panel', () => {
         const body = { ...bundle(), profiles: undefined, missing: [{ method: 'profiles/compute', message: 'no background images' }] };
         await view.send({ type: 'init', view: 'explain', body });
         expect(await view.page.locator('#flow rect[data-diverging]').getAttribute('data-layer')).toBe(layers[6]);
-        expect(await view.page.locator('#flow').textContent()).toContain('profiles/compute: no background images');
+        expect(await view.page.locator('#flow').textContent()).toContain('Flow View: no background images');
         await finish(view, 'explain-no-background');
     });
 });

@@ -9,7 +9,7 @@ import { backgroundSize, describeAttack } from '../config';
 import { DaemonError } from '../daemon/client';
 import { describeError, isCancelled, isMissingMethod } from '../daemon/errors';
 import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName, NeuronsEditResult, ParamsOf } from '../daemon/protocol';
-import type { ExplanationBundle, WebviewMessage } from '../../../webviews/shared/messages';
+import { methodTitle, type ExplanationBundle, type WebviewMessage } from '../../../webviews/shared/messages';
 import { attachWebview, webviewOptions, type WebviewChannel } from '../panels/webviewHost';
 import { currentAttack, modelEntry, pickModel } from './pickers';
 import { applyPart, attackFailure, explanationParts, type ExplanationPart } from './explainParts';
@@ -215,11 +215,7 @@ export class ExplanationPanel {
 }
 
 /** What each part is called in the progress notification (not the method name). */
-const partTitles: Partial<Record<MethodName, string>> = {
-    'profiles/compute': 'Flow View', 'layer/reduce': 'Layer View', 'layer/activationMaps': 'activation maps', 'unit/receptiveFields': 'receptive fields',
-    'vulnerability/map': 'vulnerability map', 'unit/visualize': 'feature visualization', 'neurons/rank': 'vulnerable neurons', 'attribution/graph': 'attribution graph',
-};
-export const partTitle = (method: MethodName): string => partTitles[method] ?? method;
+export const partTitle = (method: MethodName): string => methodTitle(method);
 
 /**
  * One part's share of the panel's progress bar: the daemon's percentages (0–100 within the part) become increments of

@@ -139,13 +139,21 @@ public sealed class Model
         return onEveryPath;
     }
 
+    /// <summary>
+    /// The operators AdvVis cannot run, for users: each op type once, with how many nodes use it ("Trilu (2 nodes),
+    /// Einsum (1 node)"); null when every node runs.
+    /// </summary>
+    public string? DescribeUnsupported() => UnsupportedNodes.Count == 0 ? null
+        : string.Join(", ", UnsupportedNodes.GroupBy(u => u.OpType, StringComparer.Ordinal)
+            .Select(g => $"{g.Key} ({g.Count()} node{(g.Count() == 1 ? "" : "s")})"));
+
     public static Model Load(string path) => FromOnnx(OnnxReader.LoadModel(path));
 
     public bool TryGetValueId(string name, out int id) => _valueIds.TryGetValue(name, out id);
 
     public int ValueId(string name) => _valueIds.TryGetValue(name, out var id)
         ? id
-        : throw new EngineException($"The model has no tensor named '{name}'. Run `advvis info` to list the node outputs.");
+        : throw new EngineException($"The model has no tensor named '{name}'; use one of its node outputs (the Architecture View shows them; on the command line, `advvis info MODEL`).");
 
     /// <summary>A constant (initializer or folded) by name, or null if the value is computed at run time.</summary>
     public Tensor? ConstantValue(string name) => _valueIds.TryGetValue(name, out var id) ? Constants[id] : null;

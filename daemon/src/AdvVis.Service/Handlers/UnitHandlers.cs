@@ -87,7 +87,7 @@ internal static class UnitHandlers
     /// <summary>-32007 naming the layer when the model has no such tensor.</summary>
     public static void RequireLayer(OpenModel model, string layer)
     {
-        if (!model.Model.TryGetValueId(layer, out _)) throw new EngineException($"'{layer}' is not a value of this model; see model/graph's 'layers'.");
+        if (!model.Model.TryGetValueId(layer, out _)) throw new EngineException($"'{layer}' is not a layer of this model; pick a layer the Architecture View lists (select it there).");
     }
 
     /// <summary>One item file as a [1,C,H,W] model input.</summary>
