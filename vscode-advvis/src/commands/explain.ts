@@ -23,7 +23,7 @@ export async function explainAttack(ctx: Ctx, uri?: vscode.Uri, preset?: { model
     const modelPath = preset?.modelPath ?? (await pickModel(ctx));
     if (!modelPath) return;
     const attack = preset?.attack ?? currentAttack(ctx);
-    const title = `AdvVis: ${describeAttack(attack)} on ${path.basename(image)}`;
+    const title = `AdvVis: ${describeAttack(attack)} on ${path.basename(image)} with the model ${path.basename(modelPath)}`;
     let bundle: ExplanationBundle | undefined;
     try {
         bundle = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
