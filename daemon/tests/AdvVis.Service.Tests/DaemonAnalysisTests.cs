@@ -298,4 +298,20 @@ public sealed class DaemonAnalysisTests(DaemonFixture fixture, ITestOutputHelper
         var restored = await Result("neurons/edit", new { model = handle, deletions = Array.Empty<object>() });
         Assert.Equal(0, restored.GetProperty("unitsDeleted").GetInt32());
     }
+    [Fact]
+    public async Task Explaining_the_panda_on_SqueezeNet_gives_layers_the_Flow_View_accepts()
+    {
+        // The reported failure: the panel sends explain/run's layers to profiles/compute, which refused them as
+        // "'fire2/expand1x1_2' and 'fire2/expand3x3_2' are on parallel branches". The daemon's own check must pass them.
+        string handle = await Open(Path.GetFullPath(Path.Combine(DaemonProcess.Models, "squeezenet1.0-fp32-logits.onnx")));
+        string panda = Path.GetFullPath(Path.Combine(DaemonProcess.Data, "imagenet", "samples", "n02510455_giant_panda.JPEG"));
+        var explain = await Result("explain/run", new { model = handle, image = panda, attack = new { kind = "fgsm", eps = 0.01 } });
+        var layers = explain.GetProperty("layers").EnumerateArray().Select(l => l.GetProperty("layer").GetString()!).ToArray();
+        output.WriteLine($"{layers.Length} layers: {string.Join(", ", layers)}");
+        Assert.Contains("fire2/concat_1", layers);
+        Assert.DoesNotContain(layers, l => l.Contains("expand", StringComparison.Ordinal));
+        var graph = await Result("model/graph", new { model = handle, selection = layers });
+        var selection = graph.GetProperty("selection");
+        Assert.True(selection.GetProperty("isSequential").GetBoolean(), selection.GetProperty("message").GetString());
+    }
 }
