@@ -4,7 +4,7 @@
 import { connect, getState, rpc, showError, updateState } from '../shared/host';
 import { exportButtons, toCsv } from '../shared/exporting';
 import { toCurves, toDatasetImages, toDendrogram, imageUrl, type DendrogramLink } from '../shared/convert';
-import type { DatasetBundle, DatasetImage, ImageSortOrder, NeuronCurves } from '../shared/messages';
+import { methodTitle, type DatasetBundle, type DatasetImage, type ImageSortOrder, type NeuronCurves } from '../shared/messages';
 import type { NeuronsClusterResult, NeuronsRankResult, ReceptiveFieldsResult } from '../../vscode-advvis/src/daemon/protocol';
 import { drawGrid, drawMatrix, drawScatter, sortImages } from './imageSpace';
 import { combineMaskImages, drawCurves, drawDendrogram } from './neuronSpace';
@@ -48,7 +48,15 @@ function render(): void {
         ? `${bundle.datasetPath}: ${result.count} images · clean accuracy ${(100 * result.cleanAccuracy).toFixed(1)}% · adversarial ${(100 * result.adversarialAccuracy).toFixed(1)}% · success rate ${(100 * result.successRate).toFixed(1)}%`
         : bundle.datasetPath;
     app.append(header);
-    for (const entry of bundle.missing) note(app, `${entry.method}: ${entry.message}`);
+    // The daemon's notes on the data (e.g. class folders it could not match to the model's classes): users must see them.
+    for (const text of result?.warnings ?? []) {
+        const warning = document.createElement('div');
+        warning.className = 'advvis-warning';
+        warning.setAttribute('role', 'alert');
+        warning.textContent = text;
+        app.append(warning);
+    }
+    for (const entry of bundle.missing) note(app, `${methodTitle(entry.method)}: ${entry.message}`);
     if (bundle.pending.length) note(app, `Computing (${bundle.pending.join(', ')})…`);
     const columns = document.createElement('div');
     columns.className = 'dataset-columns';
@@ -73,7 +81,7 @@ function render(): void {
         benign.id = 'scatter-benign'; adversarial.id = 'scatter-adversarial';
         drawScatter(benign, images, 'benign', colorBy, selectedSet, onBrush);
         drawScatter(adversarial, images, 'adversarial', colorBy, selectedSet, onBrush);
-    } else if (!bundle.pending.includes('profiles/compute')) note(left, 'No 2-D profiles: the scatterplots need profiles/compute.');
+    } else if (!bundle.pending.includes('profiles/compute')) note(left, 'No 2-D profiles: the scatterplots need the activation profiles of this data set, which could not be computed (see the note above).');
     heading(left, 'Prediction matrix (rows: true, columns: adversarial)');
     const matrix = svg(left);
     matrix.id = 'matrix';
@@ -93,7 +101,7 @@ function render(): void {
     // Neuron space.
     heading(right, `Neuron vulnerability${curves ? ` (${curves.layer}, class ${curves.benignClass} → ${curves.adversarialClass})` : ''}`,
         curves ? exportButtons({ name: 'neuron-curves', csv: () => toCsv(['unit', 'benign', 'adversarial'], curves!.units.map((u, i) => [u, curves!.benign[i], curves!.adversarial[i]])) }) : undefined);
-    for (const key of ['neurons/rank', 'neurons/cluster', 'unit/receptiveFields']) if (notes.has(key)) note(right, `${key}: ${notes.get(key)}`);
+    for (const key of ['neurons/rank', 'neurons/cluster', 'unit/receptiveFields']) if (notes.has(key)) note(right, `${methodTitle(key)}: ${notes.get(key)}`);
     if (!focused) note(right, 'Select an image pair in the grid.');
     if (curves) drawCurves(svg(right), curves, selectedUnit, unit => { selectedUnit = unit; render(); void loadFields(); });
     heading(right, 'Receptive fields');

@@ -6,7 +6,7 @@ import { connect, getState, post, rpc, showError, updateState } from '../shared/
 import { exportButtons, toCsv } from '../shared/exporting';
 import { heatmapCanvas } from '../shared/heatmap';
 import { toExplanation, toLayer } from '../shared/convert';
-import type { Explanation, ExplanationBundle, Prediction } from '../shared/messages';
+import { methodTitle, type Explanation, type ExplanationBundle, type Prediction } from '../shared/messages';
 import type { LayerActivationMapsResult, LayerReduceResult, NeuronsEditResult } from '../../vscode-advvis/src/daemon/protocol';
 import { drawFlow, flowSvgForExport } from './flowView';
 import { drawLayer } from './layerView';
@@ -31,9 +31,9 @@ connect(message => {
             render();
             break;
         case 'editResult':
-            // Kept, not only written into the box: parts still arriving re-render the panel.
+            // Kept, not only written into the box: parts still arriving re-render the panel (and its edited-model banner).
             lastEdit = message.body;
-            showEditResult();
+            render();
             break;
         case 'error':
             showError(app, message.message);
@@ -47,10 +47,18 @@ function render(): void {
     const explanation = toExplanation(bundle);
     app.replaceChildren();
     if (!explanation) {
-        showError(app, bundle.missing.map(entry => `${entry.method}: ${entry.message}`).join('\n') || 'No explanation yet.');
+        showError(app, bundle.missing.map(entry => `${methodTitle(entry.method)}: ${entry.message}`).join('\n') || 'No explanation yet.');
         return;
     }
     header(explanation);
+    for (const text of bundle.warnings ?? []) {
+        const warning = document.createElement('div');
+        warning.className = 'advvis-warning';
+        warning.setAttribute('role', 'alert');
+        warning.textContent = text;
+        app.append(warning);
+    }
+    editedBanner();
     predictions(explanation);
     flow(explanation);
     layerSection(explanation);
@@ -80,7 +88,7 @@ function note(parent: HTMLElement, text: string): void {
 
 function missingNote(parent: HTMLElement, ...methods: string[]): boolean {
     const missing = bundle!.missing.filter(entry => methods.includes(entry.method));
-    for (const entry of missing) note(parent, entry.message.includes(entry.method) ? entry.message : `${entry.method}: ${entry.message}`);
+    for (const entry of missing) note(parent, entry.message.includes(methodTitle(entry.method)) ? entry.message : `${methodTitle(entry.method)}: ${entry.message}`);
     const pending = bundle!.pending.filter(method => methods.includes(method));
     if (pending.length) note(parent, `Computing (${pending.join(', ')})…`);
     return missing.length > 0 || pending.length > 0;
@@ -280,23 +288,56 @@ function neurons(explanation: Explanation): void {
     edit.addEventListener('click', () => post({ type: 'editNeurons', deletions: deletions() }));
     const restore = document.createElement('button');
     restore.textContent = 'Restore the original model';
-    restore.addEventListener('click', () => { editSet.clear(); updateState({ selectedUnits: [] }); post({ type: 'editNeurons', deletions: [] }); render(); });
+    restore.addEventListener('click', restoreOriginal);
     const result = document.createElement('div');
     result.id = 'edit-result';
     container.append(edit, restore, result);
     showEditResult();
 }
 
-/** The last neurons/edit answer, in the box under the edit buttons (if the neuron table is drawn). */
+/** The last neurons/edit answer, in the box under the edit buttons (if the neuron table is drawn); empty once restored. */
 function showEditResult(): void {
     const box = document.getElementById('edit-result');
-    if (!box || !lastEdit) return;
+    if (!box) return;
     const result = lastEdit;
+    if (!result || !result.unitsDeleted) { box.textContent = ''; delete box.dataset.units; return; }
     const rate = (value?: number) => (value === undefined ? 'n/a' : `${(100 * value).toFixed(1)}%`);
+    const units = `${result.unitsDeleted} unit${result.unitsDeleted === 1 ? '' : 's'} deleted`;
+    const labels = result.labelsPredicted ? ' (their labels: the original model\'s predictions)' : '';
     box.textContent = result.before && result.after
-        ? `${result.count} units deleted. Attack success rate ${rate(result.before.successRate)} → ${rate(result.after.successRate)}; clean accuracy ${rate(result.before.cleanAccuracy)} → ${rate(result.after.cleanAccuracy)}.`
-        : `${result.count} units deleted.`;
-    box.dataset.count = String(result.count);
+        ? `${units}. Measured on ${result.count} image${result.count === 1 ? '' : 's'}${labels}: attack success rate ${rate(result.before.successRate)} → ${rate(result.after.successRate)}; `
+            + `${result.labelsPredicted ? 'agreement with the original predictions' : 'clean accuracy'} ${rate(result.before.cleanAccuracy)} → ${rate(result.after.cleanAccuracy)}.`
+            + (result.count === 1 ? ' One image says little: put background images beside this one (16 or more) or name a data set in advvis.json.' : '')
+        : `${units}.`;
+    box.dataset.units = String(result.unitsDeleted);
+    box.dataset.images = String(result.count);
+}
+
+/** Empties the deletion set in the daemon; the result text and the banner go at once. */
+function restoreOriginal(): void {
+    editSet.clear();
+    lastEdit = undefined;
+    updateState({ selectedUnits: [] });
+    post({ type: 'editNeurons', deletions: [] });
+    render();
+}
+
+/** While units are deleted, a banner at the top says so: the daemon's model is edited until it is restored. */
+function editedBanner(): void {
+    if (!lastEdit?.unitsDeleted) return;
+    const banner = document.createElement('div');
+    banner.className = 'advvis-warning';
+    banner.id = 'edited-model';
+    banner.setAttribute('role', 'status');
+    const listed = lastEdit.edits.map(edit => `${edit.layer}: ${edit.units.join(', ')}`).join('; ');
+    banner.textContent = `Edited model: ${lastEdit.unitsDeleted} unit${lastEdit.unitsDeleted === 1 ? '' : 's'} deleted (${listed}). `
+        + 'Predictions made through AdvVis on this model use the edit until you restore it; the views in this panel show the original model.';
+    const restore = document.createElement('button');
+    restore.textContent = 'Restore the original model';
+    restore.style.marginLeft = '8px';
+    restore.addEventListener('click', restoreOriginal);
+    banner.append(restore);
+    app.append(banner);
 }
 
 function deletions(): { layer: string; units: number[] }[] {

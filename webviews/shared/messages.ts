@@ -5,6 +5,16 @@
 // convert.ts turns DTOs into the view models below; the host computes nothing.
 import type * as P from '../../vscode-advvis/src/daemon/protocol';
 
+/** What users call each daemon method's part of a view: messages name these, never the method. */
+const methodTitles: Partial<Record<P.MethodName, string>> = {
+    'model/open': 'opening the model', 'model/graph': 'architecture graph', 'model/predict': 'prediction', 'attack/run': 'attack', 'explain/run': 'explanation',
+    'profiles/compute': 'Flow View', 'layer/reduce': 'Layer View', 'layer/activationMaps': 'activation maps', 'unit/receptiveFields': 'receptive fields',
+    'unit/connections': 'unit connections', 'unit/visualize': 'feature visualization', 'vulnerability/map': 'vulnerability map',
+    'neurons/rank': 'vulnerable neurons', 'neurons/cluster': 'neuron clusters', 'attribution/graph': 'attribution graph', 'neurons/edit': 'neuron editing',
+    'export/write': 'export',
+};
+export const methodTitle = (method: string): string => methodTitles[method as P.MethodName] ?? method;
+
 /** Paper colour code (Activation Profiles §4.2): grey, blue, red. */
 export type LayerCategory = 'none' | 'weighted' | 'trainable';
 
@@ -259,6 +269,8 @@ export interface ExplanationBundle {
     missing: { method: string; message: string }[];
     /** Parts still being computed. */
     pending: string[];
+    /** What the user could be misled by without being told (a failed attack): shown as banners at the top. */
+    warnings?: string[];
 }
 
 export interface DatasetBundle {

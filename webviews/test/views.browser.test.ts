@@ -140,7 +140,7 @@ function bundle(): ExplanationBundle {
         explain: explainResult(layers, 6), profiles: profiles(layers, 2000, 6), pending: [],
         attribution: attributionResult([layers[5], layers[6]]),
         visualizations: [5, 9].map(unit => ({ layer: layers[6], unit, image: { width: 1, height: 1, channels: 1, pngBase64: tinyPng }, activation: 2, startActivation: 0.1, trace: [0.1, 2], fromCache: false })),
-        missing: [{ method: 'neurons/rank', message: 'This daemon build does not offer "neurons/rank" yet, so that part is not shown.' }],
+        missing: [{ method: 'neurons/rank', message: 'This daemon build does not offer the vulnerable neurons yet, so that part is not shown.' }],
     };
 }
 
@@ -168,7 +168,7 @@ describe('Explanation panel', () => {
         expect(await view.page.locator('#attribution g.attr-node[data-group="inactive"]').count()).toBe(2);
         expect(await view.page.locator('#attribution path.attr-edge').count()).toBe(3);
         expect(await view.page.locator('table.neurons img.visualization').count()).toBe(2);
-        expect(await view.page.locator('#neurons').textContent()).toContain('does not offer "neurons/rank"');
+        expect(await view.page.locator('#neurons').textContent()).toContain('does not offer the vulnerable neurons');
         expect(await view.page.locator('table.neurons tbody tr').count()).toBe(4);
         await finish(view, 'explain-flow-2000');
     });
@@ -188,15 +188,33 @@ describe('Explanation panel', () => {
         await view.page.locator('svg.unit-grid rect[data-unit="10"]').click();
         expect((await view.posted()).filter(m => m.type === 'selectUnit').at(-1)).toEqual({ type: 'selectUnit', layer: layers[3], unit: 10 });
 
-        await view.page.locator(`table.neurons tr[data-neuron="${layers[6]}#5"] input[type=checkbox]`).check();
+        // Three units ticked: the result names three units deleted (not the images measured), and how many images.
+        const boxes = view.page.locator('table.neurons tbody tr input[type=checkbox]');
+        for (let i = 0; i < 3; i++) await boxes.nth(i).check();
         await view.page.locator('#delete-units').click();
-        expect((await view.posted()).filter(m => m.type === 'editNeurons').at(-1)).toEqual({ type: 'editNeurons', deletions: [{ layer: layers[6], units: [5] }] });
-        await view.send({ type: 'editResult', body: { edits: [{ layer: layers[6], units: [5] }], count: 1, before: { cleanAccuracy: 1, successRate: 1 }, after: { cleanAccuracy: 1, successRate: 0 } } });
-        expect(await view.page.locator('#edit-result').textContent()).toContain('success rate 100.0% → 0.0%');
-        // A part arriving afterwards re-renders the panel; the edit result stays.
+        const asked = (await view.posted()).filter(m => m.type === 'editNeurons').at(-1) as { deletions: { layer: string; units: number[] }[] };
+        expect(asked.deletions.flatMap(d => d.units).length).toBe(3);
+        await view.send({ type: 'editResult', body: { edits: asked.deletions, count: 41, unitsDeleted: 3, labelsPredicted: true, before: { cleanAccuracy: 1, successRate: 1 }, after: { cleanAccuracy: 0.9, successRate: 0.6 } } });
+        const result = view.page.locator('#edit-result');
+        expect(await result.textContent()).toContain('3 units deleted. Measured on 41 images');
+        expect(await result.textContent()).toContain('success rate 100.0% → 60.0%');
+        const banner = view.page.locator('#edited-model');
+        expect(await banner.isVisible()).toBe(true);
+        expect(await banner.textContent()).toContain('Edited model: 3 units deleted');
+        // A part arriving afterwards re-renders the panel; the edit result and the banner stay.
         await view.send({ type: 'update', body: { pending: [] } });
-        expect(await view.page.locator('#edit-result').textContent()).toContain('success rate 100.0% → 0.0%');
-        expect(await view.page.locator('#edit-result').getAttribute('data-count')).toBe('1');
+        expect(await result.textContent()).toContain('success rate 100.0% → 60.0%');
+        expect(await result.getAttribute('data-units')).toBe('3');
+        expect(await banner.count()).toBe(1);
+        await view.page.screenshot({ path: resolve(artifacts, 'explain-edited-model.png'), fullPage: true });
+        // Restoring clears the text and the banner, and asks the daemon for the original model.
+        await view.page.locator('#neurons button', { hasText: 'Restore the original model' }).click();
+        expect((await view.posted()).filter(m => m.type === 'editNeurons').at(-1)).toEqual({ type: 'editNeurons', deletions: [] });
+        expect(await view.page.locator('#edit-result').textContent()).toBe('');
+        expect(await view.page.locator('#edited-model').count()).toBe(0);
+        await view.send({ type: 'editResult', body: { edits: [], count: 0, unitsDeleted: 0, labelsPredicted: false } });
+        expect(await view.page.locator('#edit-result').textContent()).toBe('');
+        expect(await view.page.locator('#edited-model').count()).toBe(0);
 
         await view.page.locator('#flow button[data-export="svg"]').click();
         await expect.poll(async () => (await view.posted()).find(m => m.type === 'export')).toMatchObject({ format: 'svg', name: 'flow-view', encoding: 'utf8' });
@@ -215,8 +233,28 @@ describe('Explanation panel', () => {
         const body = { ...bundle(), profiles: undefined, missing: [{ method: 'profiles/compute', message: 'no background images' }] };
         await view.send({ type: 'init', view: 'explain', body });
         expect(await view.page.locator('#flow rect[data-diverging]').getAttribute('data-layer')).toBe(layers[6]);
-        expect(await view.page.locator('#flow').textContent()).toContain('profiles/compute: no background images');
+        expect(await view.page.locator('#flow').textContent()).toContain('Flow View: no background images');
         await finish(view, 'explain-no-background');
+    });
+});
+
+describe('Explanation panel, failed attack', () => {
+    it('shows the host\'s failed-attack warning as a banner above the predictions, and each skipped part says why', async () => {
+        const view = await openView('explain');
+        const explain = explainResult(layers, 6);
+        const same = explain.benign;
+        const warning = 'The attack did not change the prediction (class 7 (7) stays class 7 (7)); try a larger ε or more steps. The views that compare the image with its adversarial version are not computed.';
+        const skipped = ['profiles/compute', 'layer/reduce', 'vulnerability/map'].map(method => ({ method, message: 'the attack did not change the prediction (try a larger ε or more steps)' }));
+        await view.send({ type: 'init', view: 'explain', body: { imagePath: '/ws/digits/7.png', modelPath: '/ws/mnist.onnx', model: 'abc', attack: { kind: 'fgsm', eps: 0.001 },
+            explain: { ...explain, adversarial: same, attack: { ...explain.attack, adversarial: same, success: false } }, missing: skipped, pending: [], warnings: [warning] } });
+        const banner = view.page.locator('.advvis-warning');
+        await expect.poll(() => banner.count()).toBe(1);
+        expect(await banner.textContent()).toBe(warning);
+        expect(await banner.isVisible()).toBe(true);
+        // Above the predictions: the first thing after the header line.
+        expect(await view.page.evaluate(() => document.querySelector('.advvis-warning')!.nextElementSibling?.id)).toBe('predictions');
+        expect(await view.page.locator('#vulnerability').textContent()).toContain('the attack did not change the prediction');
+        await finish(view, 'explain-failed-attack');
     });
 });
 
@@ -237,5 +275,16 @@ describe('Dataset View', () => {
         await view.page.locator('#grid .pair').first().click();
         await expect.poll(async () => (await view.posted()).find(m => m.type === 'rpc' && m.method === 'neurons/rank')).toMatchObject({ params: { benignClass: 2, adversarialClass: 5 } });
         await finish(view, 'dataset-view');
+    });
+
+    it('shows the daemon\'s warning when class folders could not be matched to the model\'s classes', async () => {
+        const view = await openView('dataset');
+        const warning = "Class folders are numbered in sorted order ('cat' = 0, 'dog' = 1) because the model has no labels file and the folder names are not all class numbers; these numbers may not be the model's classes. Name each folder by its class number (0, 1, …) or by the class names in the model's labels file.";
+        await view.send({ type: 'init', view: 'dataset', body: { modelPath: '/ws/m.onnx', model: 'abc', datasetPath: '/ws/data', attack: { kind: 'fgsm', eps: 0.1 }, classNames: [], attackResult: { ...attackResult(40), warnings: [warning] }, profiles: scatterProfiles(40), missing: [], pending: [] } });
+        const shown = view.page.locator('.advvis-warning');
+        await expect.poll(() => shown.count()).toBe(1);
+        expect(await shown.textContent()).toBe(warning);
+        expect(await shown.isVisible()).toBe(true);
+        await finish(view, 'dataset-view-class-warning');
     });
 });

@@ -37,8 +37,11 @@ public static class Divergence
         "PRelu", "Elu", "HardSigmoid", "HardSwish", "Mul", "Div", "Sub", "Selu", "Softplus", "Gelu"];
 
     /// <summary>
-    /// The layers to compare, in graph order: each weighted node (Conv, Gemm, MatMul) followed through its chain of
-    /// single-reader pointwise ops (bias Add, BatchNorm, ReLU...), each Concat, and the graph output.
+    /// The default layers to compare (and the Flow View's default selection), in graph order: each weighted node
+    /// (Conv, Gemm, MatMul) followed through its chain of single-reader pointwise ops (bias Add, BatchNorm, ReLU...),
+    /// each Concat, and the graph output, keeping only values that every input-to-output path passes through
+    /// (<see cref="Model.ValuesOnEveryPath"/>). So the list is always one path, branching models included: block
+    /// outputs of residual networks, fire-module Concats of SqueezeNet, never one of two parallel branches.
     /// </summary>
     public static IReadOnlyList<(string Name, string OpType)> SelectLayers(Model model)
     {
@@ -47,6 +50,7 @@ public static class Divergence
             foreach (var i in node.Inputs.Where(i => i >= 0))
                 (readers.TryGetValue(i, out var l) ? l : readers[i] = []).Add(node);
         var output = model.OutputNames[0];
+        var trunk = model.ValuesOnEveryPath(output);
         var layers = new List<(string, string, int)>();
         var seen = new HashSet<int>();
         foreach (var node in model.Nodes)
@@ -61,7 +65,7 @@ public static class Divergence
                 value = current.Outputs[0];
                 if (current.OpType is "Relu" or "LeakyRelu" or "Clip" or "Sigmoid" or "Tanh" or "Elu" or "Selu" or "Gelu" or "HardSwish") op += "+" + current.OpType;
             }
-            if (seen.Add(value) && model.ValueNames[value] != output) layers.Add((model.ValueNames[value], op, current.Index));
+            if (trunk.Contains(value) && seen.Add(value) && model.ValueNames[value] != output) layers.Add((model.ValueNames[value], op, current.Index));
         }
         var result = layers.OrderBy(l => l.Item3).Select(l => (l.Item1, l.Item2)).ToList();
         result.Add((output, "output"));

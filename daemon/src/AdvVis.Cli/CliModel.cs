@@ -23,7 +23,7 @@ internal sealed class CliModel
         if (!File.Exists(modelPath)) throw new CliException($"Model file '{modelPath}' does not exist.");
         var model = Model.Load(modelPath);
         if (model.UnsupportedNodes.Count > 0)
-            throw new CliException($"'{modelPath}' uses operators AdvVis cannot run ({string.Join(", ", model.UnsupportedNodes.Select(u => u.ToString()).Distinct().Take(5))}); `advvis info` lists them.");
+            throw new CliException($"'{modelPath}' uses operators AdvVis cannot run yet: {model.DescribeUnsupported()}; `advvis info` lists them.");
         var overrides = Overrides(args);
         string? inputName = overrides.InputName;
         var input = inputName is null
@@ -136,7 +136,7 @@ internal sealed class CliModel
     /// <summary>Loads a dataset (or one image) and preprocesses it to pixel tensors in the model's geometry.</summary>
     public (Tensor Pixels, int[] Labels, LabeledImageSet Set) LoadData(string path, int? limit, List<string> notes, CancellationToken cancellation)
     {
-        var set = DatasetLoader.Load(path, new DatasetOptions { Limit = limit });
+        var set = DatasetLoader.Load(path, new DatasetOptions { Limit = limit, ModelClasses = Labels });
         foreach (var w in set.Warnings) Console.Error.WriteLine($"warning: {w}");
         notes.AddRange(set.Warnings);
         int per = Attack.PixelsPerImage;

@@ -1,12 +1,14 @@
 // `advvis profiles MODEL --data DATA [--layers L1,L2,...] [--limit 2000] [--seed N] [--json] [--bench] [--reference FILE]`:
 // the Flow View data of Activation Profiles (ActivationProfiles.Compute: aligned 1-D UMAP per layer on the dataset as
-// background), with per-layer trustworthiness (k = 10), neighbouring-axis alignment (Spearman) and timings. --bench also
+// background; layers default to Divergence.SelectLayers, one path through the graph, as the daemon's explain/run),
+// with per-layer trustworthiness (k = 10), neighbouring-axis alignment (Spearman) and timings. --bench also
 // prints umap-learn's figures (UMAP 1-D and AlignedUMAP, from the committed activation_reference.json) next to ours when
 // the model, data, item count and layers are the ones the reference was made with.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AdvVis.Analysis.Architecture;
 using AdvVis.Analysis.Profiles;
 
 namespace AdvVis.Cli;
@@ -30,10 +32,12 @@ internal static class ProfilesCommand
         string[] layers = args.Get("--layers") is { } list
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             : reference is not null && reference.ModelFile == Path.GetFileName(modelPath) ? reference.Layers
-            : throw new CliException("Name the layers with --layers L1,L2,... (tensor names; `advvis info MODEL` lists them).");
+            : AdvVis.Attacks.Divergence.SelectLayers(m.Model).Select(l => l.Name).ToArray();
         foreach (var layer in layers)
             if (!m.Model.TryGetValueId(layer, out _))
                 throw new CliException($"--layers: the model has no tensor '{layer}'. `advvis info {modelPath}` lists the tensor names.");
+        var selection = ArchitectureGraph.Build(m.Model, inferShapes: false).ValidateSelection(layers);
+        if (!selection.IsSequential) throw new CliException($"--layers: {selection.Message}");
 
         var (pixels, labels, _) = m.LoadData(dataPath, limit, notes, cancellation);
         if (pixels.Shape[0] < 20) throw new CliException($"'{dataPath}' gave {pixels.Shape[0]} images; the flow needs at least 20.");

@@ -11,6 +11,8 @@ public sealed record DatasetOptions
     public int? Limit { get; init; }
     /// <summary>Class names file (text or Keras JSON); replaces the dataset's own names.</summary>
     public string? ClassNamesPath { get; init; }
+    /// <summary>The model's classes: class folders named after them get the model's indices (ImageFolderReader.MapClassFolders).</summary>
+    public ClassLabels? ModelClasses { get; init; }
     /// <summary>Images with a side above this are downscaled (keeping the aspect ratio) with a warning.</summary>
     public int MaxSide { get; init; } = 4096;
     public ImageDecodeOptions Decode { get; init; } = ImageDecodeOptions.Default;
@@ -21,6 +23,7 @@ public static class DatasetLoader
     public static LabeledImageSet Load(string path, DatasetOptions? options = null)
     {
         options ??= new DatasetOptions();
+        var modelClasses = options.ModelClasses ?? (options.ClassNamesPath is null ? null : ClassLabels.Load(options.ClassNamesPath));
         LabeledImageSet set;
         var notes = new List<string>();
         if (Directory.Exists(path))
@@ -37,14 +40,14 @@ public static class DatasetLoader
                 set = ReadFiles(files, notes, options);
                 notes.Add($"'{path}' has no class sub-folders: labels are unknown");
             }
-            else set = ImageFolderReader.Read(path, new ImageFolderOptions { Channels = null, Decode = options.Decode, MaxImagesPerClass = null });
+            else set = ImageFolderReader.Read(path, new ImageFolderOptions { Channels = null, Decode = options.Decode, MaxImagesPerClass = null, ModelClasses = modelClasses });
         }
         else if (!File.Exists(path)) throw new FileNotFoundException($"Dataset '{path}' does not exist (expected an image folder, .tar.gz, IDX, CIFAR .bin, .npz, .npy or an image).", path);
         else
         {
             string name = Path.GetFileName(path).ToLowerInvariant();
             if (name.EndsWith(".tar.gz") || name.EndsWith(".tgz") || name.EndsWith(".tar"))
-                set = ImageFolderReader.ReadArchive(path, new ImageFolderOptions { Channels = null, Decode = options.Decode });
+                set = ImageFolderReader.ReadArchive(path, new ImageFolderOptions { Channels = null, Decode = options.Decode, ModelClasses = modelClasses });
             else if (name.EndsWith(".npz")) set = FromNpz(path, notes);
             else if (name.EndsWith(".npy")) { set = FromImageArray(Npy.Read(path), null, path); notes.Add($"'{path}' holds images only: labels are unknown"); }
             else if (name.Contains("idx3") || name.EndsWith(".idx") || name.EndsWith("-ubyte") || name.EndsWith("-ubyte.gz")) set = FromIdx(path, notes);
@@ -56,7 +59,7 @@ public static class DatasetLoader
         if (set.Count == 0) throw new DataFormatException($"holds no readable images.{(set.Warnings.Count > 0 ? " " + string.Join(" ", set.Warnings.Take(3)) : "")}", path);
 
         var names = set.ClassNames;
-        if (options.ClassNamesPath is not null) names = ClassLabels.Load(options.ClassNamesPath).Names;
+        if (options.ClassNamesPath is not null && modelClasses is not null) names = modelClasses.Names;
         var images = set.Images.ToArray();
         var warnings = set.Warnings.Concat(notes).ToList();
         for (int i = 0; i < images.Length; i++)

@@ -1,5 +1,6 @@
 // ImageFolderReader: the "one sub-folder per class" layout (torchvision's ImageFolder), from a directory
-// tree or a .tar/.tar.gz of one. Class names are the sorted folder names; an unreadable image is
+// tree or a .tar/.tar.gz of one. Folder names become the model's class indices (MapClassFolders: by the model's
+// labels file, else by numeric name, else in sorted order with a warning saying so); an unreadable image is
 // reported in Warnings and skipped, so one bad file doesn't cost the whole dataset.
 
 using System.Formats.Tar;
@@ -18,7 +19,16 @@ public sealed record ImageFolderOptions
     public int? MaxImagesPerClass { get; init; }
 
     public ImageDecodeOptions Decode { get; init; } = ImageDecodeOptions.Default;
+
+    /// <summary>The model's classes (its labels file), so folders named after them get the model's indices.</summary>
+    public ClassLabels? ModelClasses { get; init; }
 }
+
+/// <summary>Which model class each class folder stands for (<see cref="ImageFolderReader.MapClassFolders"/>).</summary>
+/// <param name="Labels">Per folder (in the order given), its class index.</param>
+/// <param name="ClassNames">Names by class index (the model's when known).</param>
+/// <param name="Warning">Set when the folders could not be matched to the model's classes, saying how they were numbered.</param>
+public sealed record ClassFolderMapping(int[] Labels, string[] ClassNames, string? Warning);
 
 /// <summary>Reads class-per-folder image datasets.</summary>
 public static class ImageFolderReader
@@ -27,7 +37,63 @@ public static class ImageFolderReader
     public static readonly IReadOnlySet<string> ImageExtensions =
         new HashSet<string>([".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".ppm", ".pgm", ".pbm", ".pnm"], StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Reads root/&lt;class&gt;/&lt;image&gt; with classes in ordinal name order (label = index).</summary>
+    /// <summary>
+    /// Which model class each folder name stands for, the one rule every dataset reader uses: (1) with the model's
+    /// labels, every folder matches one class by WordNet id, name or synonym (case and '_' for ' ' ignored) or by its
+    /// index; (2) otherwise, when every name is a number (and, with labels, a valid index), the number is the class;
+    /// (3) otherwise the sorted names are numbered 0, 1, … and the warning says so, since those numbers need not be
+    /// the model's. So a digits folder set without "8" still gives "9" class 9.
+    /// </summary>
+    public static ClassFolderMapping MapClassFolders(IReadOnlyList<string> folderNames, ClassLabels? modelClasses = null)
+    {
+        var numbers = folderNames.Select(ClassNumber).ToArray();
+        if (modelClasses is not null)
+        {
+            var byName = folderNames.Select((name, i) => numbers[i] is int n && n < modelClasses.Count ? n : ModelClassNamed(name, modelClasses)).ToArray();
+            if (byName.All(c => c >= 0) && byName.Distinct().Count() == byName.Length)
+                return new ClassFolderMapping(byName, [.. modelClasses.Names], null);
+        }
+        if (numbers.All(n => n is not null) && numbers.Distinct().Count() == numbers.Length
+            && (modelClasses is null || numbers.All(n => n < modelClasses.Count)))
+        {
+            int count = Math.Max(numbers.Max()!.Value + 1, modelClasses?.Count ?? 0);
+            var names = Enumerable.Range(0, count).Select(c => modelClasses is not null && c < modelClasses.Count ? modelClasses.Names[c]
+                : c.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            return new ClassFolderMapping(numbers.Select(n => n!.Value).ToArray(), names, null);
+        }
+        var sorted = folderNames.Select((name, i) => (name, i)).OrderBy(p => p.name, StringComparer.Ordinal).ToList();
+        var labels = new int[folderNames.Count];
+        for (int rank = 0; rank < sorted.Count; rank++) labels[sorted[rank].i] = rank;
+        string shown = string.Join(", ", sorted.Take(6).Select((p, rank) => $"'{p.name}' = {rank}")) + (sorted.Count > 6 ? ", …" : "");
+        string why = modelClasses is null
+            ? "the model has no labels file and the folder names are not all class numbers"
+            : $"not every folder name matches one of the model's {modelClasses.Count} class names or numbers";
+        return new ClassFolderMapping(labels, sorted.Select(p => p.name).ToArray(),
+            $"Class folders are numbered in sorted order ({shown}) because {why}; these numbers may not be the model's classes. " +
+            "Name each folder by its class number (0, 1, …) or by the class names in the model's labels file.");
+    }
+
+    private static int? ClassNumber(string name) =>
+        int.TryParse(name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) ? n : null;
+
+    private static int ModelClassNamed(string folder, ClassLabels classes)
+    {
+        static string Key(string s) => s.Trim().Replace('_', ' ').ToLowerInvariant();
+        string key = Key(folder);
+        if (classes.Ids is { } ids)
+            for (int c = 0; c < ids.Count; c++)
+                if (string.Equals(ids[c], folder, StringComparison.OrdinalIgnoreCase)) return c;
+        int found = -1;
+        for (int c = 0; c < classes.Count; c++)
+            if (Key(classes.Names[c]) == key || classes.Names[c].Split(',').Any(synonym => Key(synonym) == key))
+            {
+                if (found >= 0) return -1; // ambiguous: two classes share the name
+                found = c;
+            }
+        return found;
+    }
+
+    /// <summary>Reads root/&lt;class&gt;/&lt;image&gt;; each folder's class index is given by <see cref="MapClassFolders"/>.</summary>
     public static LabeledImageSet Read(string root, ImageFolderOptions? options = null)
     {
         options ??= new ImageFolderOptions();
@@ -43,17 +109,20 @@ public static class ImageFolderReader
 
         var items = new List<(string Path, int Label, Func<byte[]> Read)>();
         var warnings = new List<string>();
-        var classNames = classDirectories.Select(Path.GetFileName).ToArray();
-        for (int label = 0; label < classDirectories.Length; label++)
+        var folderNames = classDirectories.Select(d => Path.GetFileName(d)!).ToArray();
+        var mapping = MapClassFolders(folderNames, options.ModelClasses);
+        if (mapping.Warning is not null) warnings.Add(mapping.Warning);
+        for (int folder = 0; folder < classDirectories.Length; folder++)
         {
-            var files = Directory.GetFiles(classDirectories[label])
+            int label = mapping.Labels[folder];
+            var files = Directory.GetFiles(classDirectories[folder])
                 .Where(f => !Path.GetFileName(f).StartsWith('.') && ImageExtensions.Contains(Path.GetExtension(f)))
                 .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal);
             IEnumerable<string> selected = options.MaxImagesPerClass is int max ? files.Take(max) : files;
             foreach (string file in selected)
                 items.Add((file, label, () => SafeFiles.ReadAllBytes(file, "Image file")));
         }
-        return Decode(items, classNames!, warnings, options);
+        return Decode(items, mapping.ClassNames, folderNames, mapping.Labels, warnings, options);
     }
 
     /// <summary>
@@ -96,10 +165,11 @@ public static class ImageFolderReader
         if (members.Count == 0)
             throw new DataFormatException("contains no images inside class folders (expected <class>/<image> members).", archivePath);
 
-        var classNames = members.Select(m => m.ClassName).Distinct().OrderBy(n => n, StringComparer.Ordinal).ToArray();
-        var labelOf = classNames.Select((name, index) => (name, index)).ToDictionary(p => p.name, p => p.index, StringComparer.Ordinal);
+        var folderNames = members.Select(m => m.ClassName).Distinct().OrderBy(n => n, StringComparer.Ordinal).ToArray();
+        var mapping = MapClassFolders(folderNames, options.ModelClasses);
+        var labelOf = folderNames.Select((name, index) => (name, index)).ToDictionary(p => p.name, p => mapping.Labels[p.index], StringComparer.Ordinal);
         var items = new List<(string Path, int Label, Func<byte[]> Read)>();
-        foreach (var group in members.GroupBy(m => m.ClassName).OrderBy(g => labelOf[g.Key]))
+        foreach (var group in members.GroupBy(m => m.ClassName).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             var ordered = group.OrderBy(m => m.Name, StringComparer.Ordinal);
             IEnumerable<(string Name, string ClassName, byte[] Data)> selected = options.MaxImagesPerClass is int max ? ordered.Take(max) : ordered;
@@ -109,11 +179,11 @@ public static class ImageFolderReader
                 items.Add(($"{archivePath}:{member.Name}", labelOf[group.Key], () => data));
             }
         }
-        return Decode(items, classNames, [], options);
+        return Decode(items, mapping.ClassNames, folderNames, mapping.Labels, mapping.Warning is null ? [] : [mapping.Warning], options);
     }
 
     private static LabeledImageSet Decode(List<(string Path, int Label, Func<byte[]> Read)> items, string[] classNames,
-        List<string> warnings, ImageFolderOptions options)
+        string[] folderNames, int[] folderLabels, List<string> warnings, ImageFolderOptions options)
     {
         var images = new List<Image>(items.Count);
         var labels = new List<int>(items.Count);
@@ -139,9 +209,9 @@ public static class ImageFolderReader
                 warnings.Add($"{path}: could not be read ({e.Message}). Skipped.");
             }
         }
-        for (int i = 0; i < classNames.Length; i++)
-            if (perClass[i] == 0)
-                warnings.Add($"Class '{classNames[i]}' has no readable images.");
+        for (int folder = 0; folder < folderNames.Length; folder++)
+            if (perClass[folderLabels[folder]] == 0)
+                warnings.Add($"Class folder '{folderNames[folder]}' has no readable images.");
         return new LabeledImageSet(images, labels, classNames, sources, warnings);
     }
 }

@@ -109,14 +109,15 @@ public sealed class DatasetTests
         Assert.EndsWith(Path.Combine("cat", "a.PNG"), set.Sources[1]);
         Assert.All(set.Images, i => Assert.Equal(3, i.Channels)); // default converts to RGB
         Assert.Equal(ImageDecoder.Decode(cifar[1]).Pixels, set.Images[1].Pixels);
-        string warning = Assert.Single(set.Warnings);
-        Assert.Contains("broken.png", warning);
-        Assert.Contains("truncated", warning);
+        Assert.Equal(2, set.Warnings.Count);
+        Assert.Contains("sorted order ('Zebra' = 0, 'cat' = 1, 'dog' = 2)", set.Warnings[0], StringComparison.Ordinal); // names, not numbers: said so
+        Assert.Contains("broken.png", set.Warnings[1]);
+        Assert.Contains("truncated", set.Warnings[1]);
 
         // One file per class: dog's first file (sorted) is the broken one, so dog ends up empty and says so.
         var gray = ImageFolderReader.Read(root, new ImageFolderOptions { Channels = 1, MaxImagesPerClass = 1 });
         Assert.Equal(2, gray.Count);
-        Assert.Equal(2, gray.Warnings.Count);
+        Assert.Equal(3, gray.Warnings.Count);
         Assert.Contains(gray.Warnings, w => w.Contains("'dog' has no readable images"));
         Assert.All(gray.Images, i => Assert.Equal(1, i.Channels));
 
@@ -125,11 +126,58 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void DigitFoldersKeepTheirNumberWhenOneClassIsMissing()
+    {
+        // MNIST samples (file names end in their digit) in folders 0..9 without 8: sorted numbering would make "9" class 8.
+        using var temp = TestSupport.CreateTempDirectory();
+        string root = temp.File("digits");
+        foreach (string file in Directory.GetFiles(TestSupport.DataPath("mnist", "foolbox_samples"), "*.png"))
+        {
+            string digit = Path.GetFileNameWithoutExtension(file)[^1..];
+            if (digit == "8") continue;
+            Directory.CreateDirectory(Path.Combine(root, digit));
+            File.Copy(file, Path.Combine(root, digit, Path.GetFileName(file)));
+        }
+        int FileDigit(string source) => Path.GetFileNameWithoutExtension(source)[^1] - '0';
+
+        var set = ImageFolderReader.Read(root);
+        Assert.Contains(set.Labels, l => l == 9);
+        Assert.Equal(set.Sources.Select(FileDigit), set.Labels);
+        Assert.Equal("9", set.ClassNames[9]);
+        Assert.Empty(set.Warnings);
+        // The same through the loader the CLI uses, with the model's names: still by number.
+        var loaded = DatasetLoader.Load(root, new DatasetOptions { ModelClasses = new ClassLabels(IdxReader.MnistClassNames) });
+        Assert.Equal(loaded.Sources.Select(FileDigit), loaded.Labels);
+        Assert.Equal(IdxReader.MnistClassNames, loaded.ClassNames);
+    }
+
+    [Fact]
+    public void ClassFoldersMapToTheModelsLabelsByNameIdOrNumberAndSayWhenTheyCannot()
+    {
+        var cifar = new ClassLabels(Cifar10Reader.Cifar10ClassNames);
+        var byName = ImageFolderReader.MapClassFolders(["Dog", "cat", "ship"], cifar);
+        Assert.Equal(new[] { 5, 3, 8 }, byName.Labels);
+        Assert.Null(byName.Warning);
+        var imagenet = new ClassLabels(["tench, Tinca tinca", "goldfish", "giant panda, panda"], ["n01440764", "n01443537", "n02510455"]);
+        Assert.Equal(new[] { 2, 0, 1 }, ImageFolderReader.MapClassFolders(["n02510455", "tench", "1"], imagenet).Labels);
+        Assert.Equal(new[] { 2 }, ImageFolderReader.MapClassFolders(["giant_panda"], imagenet).Labels);
+        Assert.Equal(new[] { 0, 9 }, ImageFolderReader.MapClassFolders(["0", "9"]).Labels);
+
+        // Names the model does not know: numbered in sorted order, with a warning that says so and how to fix it.
+        var unknown = ImageFolderReader.MapClassFolders(["zebra", "horse"], cifar);
+        Assert.Equal(new[] { 1, 0 }, unknown.Labels);
+        Assert.Contains("sorted order ('horse' = 0, 'zebra' = 1)", unknown.Warning, StringComparison.Ordinal);
+        Assert.Contains("Name each folder by its class number", unknown.Warning, StringComparison.Ordinal);
+        // A number the model has no class for is not silently used.
+        Assert.NotNull(ImageFolderReader.MapClassFolders(["3", "12"], cifar).Warning);
+    }
+
+    [Fact]
     public void Cifar10JpegTarArchive()
     {
         var set = ImageFolderReader.ReadArchive(TestSupport.DataPath("cifar10", "cifar10-test-jpeg-q75-yoongikim.tar.gz"),
-            new ImageFolderOptions { MaxImagesPerClass = 3 });
-        Assert.Equal(Cifar10Reader.Cifar10ClassNames.Order(StringComparer.Ordinal), set.ClassNames);
+            new ImageFolderOptions { MaxImagesPerClass = 3, ModelClasses = new ClassLabels(Cifar10Reader.Cifar10ClassNames) });
+        Assert.Equal(Cifar10Reader.Cifar10ClassNames, set.ClassNames);
         Assert.Equal(30, set.Count);
         Assert.Empty(set.Warnings);
         Assert.All(set.Images, i => Assert.Equal((32, 32, 3), (i.Width, i.Height, i.Channels)));

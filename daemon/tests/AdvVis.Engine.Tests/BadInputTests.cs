@@ -35,6 +35,12 @@ public class BadInputTests
         Assert.Contains("Trilu", e.Message);
         Assert.Contains("the_fancy_node", e.Message);
         Assert.Contains("opset 13", e.Message);
+        // Messages for users name the operator and what to do, never a type name or a command for another tool.
+        Assert.DoesNotContain("advvis info", e.Message, StringComparison.Ordinal);
+        Assert.Equal("Trilu (1 node)", model.DescribeUnsupported());
+        string? shapes = AdvVis.Analysis.Architecture.ArchitectureGraph.Build(model).ShapeError;
+        Assert.Equal("the model uses operators AdvVis cannot run yet: Trilu (1 node)", shapes);
+        Assert.DoesNotContain("AdvVis.Engine", shapes, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -50,4 +50,22 @@ public class CliProfilesTests
         Assert.True(Math.Abs(library.Alignment!.Value - root.GetProperty("alignment").GetDouble()) < 0.005);
         Assert.True(library.Alignment > 0.95);
     }
+    [Fact]
+    public void WithoutLayersTheFlowUsesTheDefaultPathAndParallelBranchesAreRefusedInWords()
+    {
+        string data = TestPaths.SharedData("fashion-mnist/fmnist-test-2000.npz"), paper = TestPaths.SharedModel("fmnist-cnn-paper.onnx");
+        var (code, stdout, stderr) = CliTests.Run("profiles", paper, "--data", data, "--limit", "100", "--json");
+        Assert.True(code == 0, stderr);
+        using (var doc = JsonDocument.Parse(stdout))
+        {
+            var layers = doc.RootElement.GetProperty("axes").EnumerateArray().Select(a => a.GetProperty("layer").GetString()).ToArray();
+            Assert.Equal(Attacks.Divergence.SelectLayers(Model.Load(paper)).Select(l => l.Name), layers);
+        }
+
+        // SqueezeNet's two expand branches of a fire module: no path leads from one to the other.
+        (code, _, stderr) = CliTests.Run("profiles", TestPaths.SharedModel("squeezenet1.0-fp32.onnx"), "--data", data,
+            "--layers", "fire2/expand1x1_2,fire2/expand3x3_2");
+        Assert.NotEqual(0, code);
+        Assert.Contains("parallel branches", stderr, StringComparison.Ordinal);
+    }
 }

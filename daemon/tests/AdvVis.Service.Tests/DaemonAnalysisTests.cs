@@ -238,4 +238,80 @@ public sealed class DaemonAnalysisTests(DaemonFixture fixture, ITestOutputHelper
         Assert.True(edit.GetProperty("after").TryGetProperty("successRate", out _));
         await Result("neurons/edit", new { model = handle, deletions = Array.Empty<object>() });
     }
+    [Fact]
+    public async Task Attack_run_on_class_folders_keeps_their_numbers_and_warns_when_names_are_not_classes()
+    {
+        // Digit folders without "8": the "9" images are class 9, as the model's output 9 (sorted numbering made them 8).
+        string root = Path.Combine(Path.GetTempPath(), $"advvis-folders-{Guid.NewGuid():N}");
+        try
+        {
+            string digits = Path.Combine(root, "digits"), named = Path.Combine(root, "named");
+            var samples = Directory.GetFiles(Path.Combine(DaemonProcess.Data, "mnist", "foolbox_samples"), "*.png").Order(StringComparer.Ordinal).ToArray();
+            foreach (string file in samples)
+            {
+                string digit = Path.GetFileNameWithoutExtension(file).Split('_')[2];
+                if (digit == "8") continue;
+                Directory.CreateDirectory(Path.Combine(digits, digit));
+                File.Copy(file, Path.Combine(digits, digit, Path.GetFileName(file)));
+            }
+            foreach (var (folder, file) in new[] { ("cat", samples[0]), ("dog", samples[1]) })
+            {
+                Directory.CreateDirectory(Path.Combine(named, folder));
+                File.Copy(file, Path.Combine(named, folder, Path.GetFileName(file)));
+            }
+            string handle = await Open(Mnist);
+            var attack = new { kind = "fgsm", eps = 0.05 };
+            var run = await Result("attack/run", new { model = handle, items = new { dataset = new { path = digits } }, attack, perImage = true });
+            var items = run.GetProperty("items").EnumerateArray().ToArray();
+            Assert.Contains(items, i => i.GetProperty("trueClass").GetInt32() == 9);
+            foreach (var item in items)
+                Assert.Equal(int.Parse(Path.GetFileNameWithoutExtension(item.GetProperty("source").GetString()!).Split('_')[2]), item.GetProperty("trueClass").GetInt32());
+            output.WriteLine($"{items.Length} digits without an '8' folder: clean accuracy {run.GetProperty("cleanAccuracy").GetDouble():P1}");
+            Assert.True(run.GetProperty("cleanAccuracy").GetDouble() > 0.9);
+            Assert.False(run.TryGetProperty("warnings", out var none) && none.ValueKind == JsonValueKind.Array && none.GetArrayLength() > 0);
+
+            var guessed = await Result("attack/run", new { model = handle, items = new { dataset = new { path = named } }, attack, perImage = false });
+            string warning = Assert.Single(guessed.GetProperty("warnings").EnumerateArray()).GetString()!;
+            Assert.Contains("sorted order ('cat' = 0, 'dog' = 1)", warning, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+    [Fact]
+    public async Task Neurons_edit_counts_the_units_deleted_apart_from_the_images_measured_and_measures_unlabelled_items()
+    {
+        string handle = await Open(Mnist);
+        var images = Directory.GetFiles(Path.Combine(DaemonProcess.Data, "mnist", "foolbox_samples"), "*.png").Order(StringComparer.Ordinal).Take(6).ToArray();
+        // Three units in one layer (one named twice) on six unlabelled images: 3 units deleted, 6 images measured.
+        var edit = await Result("neurons/edit", new
+        {
+            model = handle, deletions = new[] { new { layer = "ReLU114_Output_0", units = new[] { 0, 1, 2 } }, new { layer = "ReLU114_Output_0", units = new[] { 2 } } },
+            items = new { images }, attack = new { kind = "fgsm", eps = 0.1 },
+        });
+        Assert.Equal(3, edit.GetProperty("unitsDeleted").GetInt32());
+        Assert.Equal(6, edit.GetProperty("count").GetInt32());
+        Assert.True(edit.GetProperty("labelsPredicted").GetBoolean());
+        // Against its own predictions the original model is always right.
+        Assert.Equal(1.0, edit.GetProperty("before").GetProperty("cleanAccuracy").GetDouble());
+        var restored = await Result("neurons/edit", new { model = handle, deletions = Array.Empty<object>() });
+        Assert.Equal(0, restored.GetProperty("unitsDeleted").GetInt32());
+    }
+    [Fact]
+    public async Task Explaining_the_panda_on_SqueezeNet_gives_layers_the_Flow_View_accepts()
+    {
+        // The reported failure: the panel sends explain/run's layers to profiles/compute, which refused them as
+        // "'fire2/expand1x1_2' and 'fire2/expand3x3_2' are on parallel branches". The daemon's own check must pass them.
+        string handle = await Open(Path.GetFullPath(Path.Combine(DaemonProcess.Models, "squeezenet1.0-fp32-logits.onnx")));
+        string panda = Path.GetFullPath(Path.Combine(DaemonProcess.Data, "imagenet", "samples", "n02510455_giant_panda.JPEG"));
+        var explain = await Result("explain/run", new { model = handle, image = panda, attack = new { kind = "fgsm", eps = 0.01 } });
+        var layers = explain.GetProperty("layers").EnumerateArray().Select(l => l.GetProperty("layer").GetString()!).ToArray();
+        output.WriteLine($"{layers.Length} layers: {string.Join(", ", layers)}");
+        Assert.Contains("fire2/concat_1", layers);
+        Assert.DoesNotContain(layers, l => l.Contains("expand", StringComparison.Ordinal));
+        var graph = await Result("model/graph", new { model = handle, selection = layers });
+        var selection = graph.GetProperty("selection");
+        Assert.True(selection.GetProperty("isSequential").GetBoolean(), selection.GetProperty("message").GetString());
+    }
 }

@@ -58,6 +58,32 @@ public sealed class DaemonMethodTests(DaemonFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task The_vulnerability_map_of_a_pair_is_computed_once_for_receptive_fields_and_the_map()
+    {
+        string handle = await OpenMnist();
+        var explain = await D.ResultAsync("explain/run", new { model = handle, image = Digits[1], attack = new { kind = "pgd", eps = 0.3, alpha = 0.075, steps = 10 } });
+        string adversarial = explain.GetProperty("attack").GetProperty("adversarialPath").GetString()!;
+        async Task<(long Hits, long Misses)> Stats() { var s = await D.ResultAsync("cache/stats"); return (s.GetProperty("hits").GetInt64(), s.GetProperty("misses").GetInt64()); }
+        // A stride no other test uses, so nothing of this pair is cached yet.
+        var fields = new { model = handle, layer = "ReLU114_Output_0", units = new[] { 0, 1 }, image = Digits[1], adversarial, stride = 5 };
+        var start = await Stats();
+        var first = await D.ResultAsync("unit/receptiveFields", fields);
+        Assert.True(first.GetProperty("fields")[0].TryGetProperty("iou", out _));
+        var afterFields = await Stats();
+        Assert.Equal(start.Hits, afterFields.Hits);
+        // The map on its own reuses the maps the receptive fields computed: one hit (maps), one miss (its own result).
+        var map = await D.ResultAsync("vulnerability/map", new { model = handle, image = Digits[1], adversarial, stride = 5 });
+        var afterMap = await Stats();
+        Assert.Equal(afterFields.Hits + 1, afterMap.Hits);
+        // Explaining the same image again: both answered from the cache, nothing recomputed.
+        Assert.True((await D.ResultAsync("vulnerability/map", new { model = handle, image = Digits[1], adversarial, stride = 5 })).GetProperty("fromCache").GetBoolean());
+        var again = await D.ResultAsync("unit/receptiveFields", fields);
+        Assert.Equal(afterMap.Hits + 2, (await Stats()).Hits);
+        Assert.Equal(first.GetProperty("fields")[1].GetProperty("iou").GetDouble(), again.GetProperty("fields")[1].GetProperty("iou").GetDouble());
+        Assert.Equal(map.GetProperty("benignClass").GetInt32(), explain.GetProperty("benign").GetProperty("class").GetInt32());
+    }
+
+    [Fact]
     public async Task Attack_is_cached_and_feeds_explain_vulnerability_and_receptive_fields()
     {
         string handle = await OpenMnist();

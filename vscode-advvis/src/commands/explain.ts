@@ -9,10 +9,10 @@ import { backgroundSize, describeAttack } from '../config';
 import { DaemonError } from '../daemon/client';
 import { describeError, isCancelled, isMissingMethod } from '../daemon/errors';
 import type { AttackSpec, ExplainRunResult, ItemsRef, MethodName, NeuronsEditResult, ParamsOf } from '../daemon/protocol';
-import type { ExplanationBundle, WebviewMessage } from '../../../webviews/shared/messages';
+import { methodTitle, type ExplanationBundle, type WebviewMessage } from '../../../webviews/shared/messages';
 import { attachWebview, webviewOptions, type WebviewChannel } from '../panels/webviewHost';
 import { currentAttack, modelEntry, pickModel } from './pickers';
-import { applyPart, explanationParts, type ExplanationPart } from './explainParts';
+import { applyPart, attackFailure, explanationParts, type ExplanationPart } from './explainParts';
 
 export const imageExtensions = ['.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.pgm', '.npy'];
 const panelMethods: readonly MethodName[] = ['layer/reduce', 'layer/activationMaps', 'unit/receptiveFields', 'unit/connections', 'unit/visualize', 'neurons/rank'];
@@ -23,7 +23,7 @@ export async function explainAttack(ctx: Ctx, uri?: vscode.Uri, preset?: { model
     const modelPath = preset?.modelPath ?? (await pickModel(ctx));
     if (!modelPath) return;
     const attack = preset?.attack ?? currentAttack(ctx);
-    const title = `AdvVis: ${describeAttack(attack)} on ${path.basename(image)}`;
+    const title = `AdvVis: ${describeAttack(attack)} on ${path.basename(image)} with the model ${path.basename(modelPath)}`;
     let bundle: ExplanationBundle | undefined;
     try {
         bundle = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
@@ -144,7 +144,9 @@ export class ExplanationPanel {
         }
         const parts = explanationParts(b, background);
         const runnable = parts.filter(part => !part.skip);
-        this.bundle = { ...b, pending: [...new Set(runnable.map(part => part.method))], missing: [...b.missing, ...parts.filter(part => part.skip).map(part => ({ method: part.method, message: part.skip! }))] };
+        const failure = attackFailure(b);
+        this.bundle = { ...b, pending: [...new Set(runnable.map(part => part.method))], missing: [...b.missing, ...parts.filter(part => part.skip).map(part => ({ method: part.method, message: part.skip! }))],
+            ...(failure ? { warnings: [...(b.warnings ?? []), failure] } : {}) };
         return runnable;
     }
 
@@ -154,12 +156,15 @@ export class ExplanationPanel {
             token.onCancellationRequested(() => this.cancel.cancel());
             for (const [index, part] of runnable.entries()) {
                 if (this.disposed || this.cancel.token.isCancellationRequested) break;
-                progress.report({ message: part.method, increment: 100 / runnable.length });
+                // The daemon's $/progress moves the bar within this part's share; what it did not report is added at the end.
+                const share = partProgress(partTitle(part.method), 100 / runnable.length, value => progress.report(value));
                 try {
-                    const result = await this.call(part.method, part.params);
+                    const result = await this.call(part.method, part.params, share.onProgress);
+                    share.finish();
                     const next = applyPart(this.bundle, part, result);
                     this.update({ [part.key]: next[part.key], pending: this.pendingAfter(runnable, index) });
                 } catch (error) {
+                    share.finish();
                     if (!isMissingMethod(error) && !isCancelled(error)) this.ctx.output.warn(`${part.method}: ${(error as Error).message}`);
                     this.update({ pending: this.pendingAfter(runnable, index), missing: [...this.bundle.missing.filter(m => m.method !== part.method), { method: part.method, message: describeError(part.method, error) }] });
                 }
@@ -172,8 +177,8 @@ export class ExplanationPanel {
         return [...new Set(parts.slice(index + 1).map(part => part.method))];
     }
 
-    private async call<M extends MethodName>(method: M, params: ParamsOf<M>): Promise<unknown> {
-        return this.ctx.inline(await this.ctx.request(method, params, { token: this.cancel.token, onProgress: () => undefined }));
+    private async call<M extends MethodName>(method: M, params: ParamsOf<M>, onProgress: (value: { message?: string; percentage?: number }) => void): Promise<unknown> {
+        return this.ctx.inline(await this.ctx.request(method, params, { token: this.cancel.token, onProgress }));
     }
 
     /** Background for the Flow View: the model's advvis.json data set, else the images beside this one. */
@@ -193,11 +198,12 @@ export class ExplanationPanel {
         if (message.type !== 'editNeurons') return;
         const b = this.bundle;
         try {
-            const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AdvVis: editing neurons and re-running the attack', cancellable: false },
-                // neurons/edit measures accuracy and success rate, so its items need labels: this image's benign
-                // prediction (the class the attack moves it away from) when its true label is unknown.
-                () => this.ctx.request('neurons/edit', { model: b.model, deletions: message.deletions,
-                    items: { images: [b.imagePath], ...(b.explain ? { labels: [b.explain.benign.class] } : {}) }, attack: b.attack }, { onProgress: () => undefined }));
+            // Measured on the background images when there are any (one image says nothing), else on this one.
+            const background = message.deletions.length ? await this.background().catch(() => undefined) : undefined;
+            const items = editMeasureItems(b.imagePath, b.explain?.benign.class, background);
+            const title = message.deletions.length ? 'AdvVis: deleting units and re-running the attack' : 'AdvVis: restoring the original model';
+            const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: false },
+                () => this.ctx.request('neurons/edit', { model: b.model, deletions: message.deletions, ...(message.deletions.length ? { items, attack: b.attack } : {}) }, { onProgress: () => undefined }));
             // Kept for a reloaded webview (it gets the result again after its init).
             this.lastEdit = result;
             void this.channel.post({ type: 'editResult', body: result });
@@ -206,4 +212,40 @@ export class ExplanationPanel {
             void this.channel.post({ type: 'error', message: describeError('neurons/edit', error) });
         }
     }
+}
+
+/** What each part is called in the progress notification (not the method name). */
+export const partTitle = (method: MethodName): string => methodTitle(method);
+
+/**
+ * One part's share of the panel's progress bar: the daemon's percentages (0–100 within the part) become increments of
+ * at most `share` in total, never backwards; `finish` adds what is left, so the bar ends where the part ends.
+ */
+export function partProgress(title: string, share: number, report: (value: { message?: string; increment?: number }) => void):
+    { onProgress: (value: { message?: string; percentage?: number }) => void; finish: () => void } {
+    let done = 0;
+    report({ message: title });
+    const advance = (to: number, message?: string) => {
+        const increment = Math.max(0, Math.min(share, to) - done);
+        done += increment;
+        report({ message: message ? `${title}: ${message}` : title, ...(increment > 0 ? { increment } : {}) });
+    };
+    return {
+        onProgress: value => advance(value.percentage !== undefined ? share * value.percentage / 100 : done, value.message),
+        finish: () => { if (done < share) advance(share); },
+    };
+}
+
+/** At most this many images re-attacked to measure a neuron edit (the attack runs again on each). */
+export const editMeasureLimit = 64;
+
+/**
+ * The images a neuron edit is measured on: the background data set (its labels) or the images beside this one
+ * (no labels: the daemon measures against the original model's predictions), else this image alone, labelled with
+ * its benign prediction (the class the attack moves it away from) when its true label is unknown.
+ */
+export function editMeasureItems(imagePath: string, benignClass: number | undefined, background: ItemsRef | undefined): ItemsRef {
+    if (background?.dataset) return { dataset: { ...background.dataset, limit: Math.min(background.dataset.limit ?? editMeasureLimit, editMeasureLimit) } };
+    if (background?.images?.length) return { images: [imagePath, ...background.images.filter(image => image !== imagePath)].slice(0, editMeasureLimit) };
+    return { images: [imagePath], ...(benignClass !== undefined ? { labels: [benignClass] } : {}) };
 }

@@ -1,7 +1,7 @@
 // The daemon requests that fill the explanation panel after explain/run, as data: which method, which bundle key its
 // result goes to, its params, or why it is skipped. No vscode import, so the real-daemon tests send exactly these.
 import type { ExplanationBundle } from '../../../webviews/shared/messages';
-import type { ItemsRef, MethodName, ParamsOf, ResultOf } from '../daemon/protocol';
+import type { ItemsRef, MethodName, ParamsOf, Prediction, ResultOf } from '../daemon/protocol';
 
 export interface ExplanationPart<M extends MethodName = MethodName> {
     method: M;
@@ -35,9 +35,26 @@ export function applyPart(bundle: ExplanationBundle, part: ExplanationPart, resu
     return { ...bundle, [part.key]: result };
 }
 
+/**
+ * Why the attack counts as failed, or undefined: it left the prediction where it was (or, targeted, missed the target).
+ * The parts that compare the image with its adversarial version are then not started; the panel says so.
+ */
+export function attackFailure(bundle: ExplanationBundle): string | undefined {
+    const explain = bundle.explain;
+    if (!explain || explain.attack.success) return undefined;
+    const { benign, adversarial } = explain;
+    const name = (p: Prediction) => (p.label ? `${p.label} (${p.class})` : `class ${p.class}`);
+    const what = benign.class === adversarial.class
+        ? `The attack did not change the prediction (${name(benign)} stays ${name(adversarial)})`
+        : `The attack did not reach the target class (${name(benign)} → ${name(adversarial)})`;
+    return `${what}; try a larger ε or more steps. The views that compare the image with its adversarial version are not computed.`;
+}
+
 export function explanationParts(bundle: ExplanationBundle, background: ItemsRef | undefined): ExplanationPart[] {
     const explain = bundle.explain;
     if (!explain) return [];
+    // Every part below compares the benign and adversarial images (or needs the adversarial class): skip them all.
+    const failed = attackFailure(bundle) ? 'the attack did not change the prediction (try a larger ε or more steps)' : undefined;
     const model = bundle.model, image = bundle.imagePath;
     const adversarial = explain.attack.adversarialPath;
     const { layer, units } = divergingLayer(bundle);
@@ -47,7 +64,7 @@ export function explanationParts(bundle: ExplanationBundle, background: ItemsRef
     const labelBy = background?.dataset?.labels ? 'true' : 'predicted';
     const rankItems: ItemsRef | undefined = background?.dataset ? { dataset: { ...background.dataset, limit: Math.min(background.dataset.limit ?? 100, 100) } }
         : background?.images ? { images: background.images.slice(0, 100) } : undefined;
-    return [
+    const parts = [
         // With `attack`, the daemon attacks the image itself and gives the pair, its per-layer scores and diverging point.
         part('profiles/compute', 'profiles', { model, layers: explain.layers.map(entry => entry.layer), background: background!, foreground: [image], attack: bundle.attack, labelBy, seed: 42 },
             !explain.layers.length ? 'explain/run gave no layers'
@@ -64,4 +81,5 @@ export function explanationParts(bundle: ExplanationBundle, background: ItemsRef
         part('attribution/graph', 'attribution', { model, items: { images: [image] }, benignClass: explain.benign.class, targetClass: explain.adversarial.class, attack: bundle.attack },
             explain.benign.class === explain.adversarial.class ? 'the attack did not change the class' : undefined),
     ];
+    return failed ? parts.map(entry => ({ ...entry, skip: failed })) : parts;
 }

@@ -1,11 +1,14 @@
 // Choosing the model and the attack, remembered per workspace. Candidates: advvis.json entries, then every *.onnx in
-// the workspace. With one candidate and nothing remembered, it is used without asking.
+// the workspace, each checked by the daemon (a model it cannot run is marked and never pre-selected). With one usable
+// candidate and nothing remembered, it is used without asking; a remembered model is named when it is reused.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import type { AttackSpec } from '../daemon/protocol';
 import { defaultAttack, describeAttack } from '../config';
 import { readAdvvisJsonFile, type AdvvisModelEntry } from '../codelens/advvisJson';
+import { describeError } from '../daemon/errors';
+import { RestrictedModeError } from '../trust';
 
 const modelKey = 'advvis.lastModel';
 const attackKey = 'advvis.lastAttack';
@@ -24,11 +27,34 @@ export async function modelEntry(modelPath: string): Promise<AdvvisModelEntry | 
     return (await workspaceModels()).find(candidate => candidate.path === modelPath)?.entry;
 }
 
-/** The remembered model, the only one, or the user's pick; undefined if cancelled or none exists. */
+/**
+ * Why the daemon cannot run a model, in words, or undefined when it can: the file does not parse (a truncated
+ * download), it uses operators AdvVis lacks, or it does not take one image. Opening it is the daemon's own check.
+ */
+export async function modelProblem(ctx: Ctx, modelPath: string): Promise<string | undefined> {
+    try {
+        const info = await ctx.request('model/open', { path: modelPath });
+        if (info.unsupported.length) return `uses operators AdvVis cannot run yet (${[...new Set(info.unsupported.map(op => op.opType))].join(', ')})`;
+        if (!info.preprocessing) return 'does not take one image of a fixed size';
+        return undefined;
+    } catch (error) {
+        if (error instanceof RestrictedModeError) throw error;
+        return `cannot be read: ${describeError('model/open', error)}`;
+    }
+}
+
+/**
+ * The remembered model, the only one, or the user's pick; undefined if cancelled or none exists. A model the daemon
+ * cannot run is never chosen without asking: the pick lists it last, marked with why; the model used is named.
+ */
 export async function pickModel(ctx: Ctx, options: { force?: boolean } = {}): Promise<string | undefined> {
     const remembered = ctx.extension.workspaceState.get<string>(modelKey);
     const candidates = await workspaceModels();
-    if (!options.force && remembered && candidates.some(candidate => candidate.path === remembered)) return remembered;
+    const name = (modelPath: string) => candidates.find(c => c.path === modelPath)?.entry?.name ?? path.basename(modelPath);
+    if (!options.force && remembered && candidates.some(candidate => candidate.path === remembered) && !(await modelProblem(ctx, remembered))) {
+        void vscode.window.showInformationMessage(`AdvVis: using the model ${name(remembered)} (remembered for this workspace; "AdvVis: Select Model" changes it).`);
+        return remembered;
+    }
     if (!candidates.length) {
         const choice = await vscode.window.showWarningMessage('AdvVis: no .onnx model in this workspace. Pick a model file?', 'Browse…');
         if (choice !== 'Browse…') return undefined;
@@ -37,12 +63,28 @@ export async function pickModel(ctx: Ctx, options: { force?: boolean } = {}): Pr
         await ctx.extension.workspaceState.update(modelKey, picked[0].fsPath);
         return picked[0].fsPath;
     }
-    let chosen = candidates[0].path;
-    if (candidates.length > 1 || options.force) {
-        const item = await vscode.window.showQuickPick(candidates.map(candidate => ({
-            label: candidate.entry?.name ?? path.basename(candidate.path), description: vscode.workspace.asRelativePath(candidate.path), modelPath: candidate.path,
-        })), { title: 'AdvVis: which model?', placeHolder: 'The choice is remembered for this workspace (AdvVis: Select Model changes it)' });
+    const problems = new Map<string, string | undefined>();
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AdvVis: checking which models can run' }, async () => {
+        for (const candidate of candidates) problems.set(candidate.path, await modelProblem(ctx, candidate.path));
+    });
+    const usable = candidates.filter(candidate => !problems.get(candidate.path));
+    let chosen = usable[0]?.path;
+    if (candidates.length > 1 || options.force || !chosen) {
+        // Usable models first, so the pre-selected (first) entry is one that runs.
+        const items = [...usable, ...candidates.filter(candidate => problems.get(candidate.path))].map(candidate => {
+            const problem = problems.get(candidate.path);
+            return {
+                label: `${problem ? '$(warning) ' : ''}${candidate.entry?.name ?? path.basename(candidate.path)}`,
+                description: vscode.workspace.asRelativePath(candidate.path), detail: problem ? `Cannot be used: it ${problem}.` : undefined,
+                modelPath: candidate.path, problem,
+            };
+        });
+        const item = await vscode.window.showQuickPick(items, { title: 'AdvVis: which model?', placeHolder: 'The choice is remembered for this workspace (AdvVis: Select Model changes it)' });
         if (!item) return undefined;
+        if (item.problem) {
+            void vscode.window.showErrorMessage(`AdvVis: ${name(item.modelPath)} cannot be used: it ${item.problem}.`);
+            return undefined;
+        }
         chosen = item.modelPath;
     }
     await ctx.extension.workspaceState.update(modelKey, chosen);

@@ -1,6 +1,7 @@
 // Turns daemon failures into sentences for the user. A missing method (-32601) or a not-implemented analysis (-32006)
 // is expected while handlers land one by one: it says which part is unavailable and never looks like a crash.
 import { ErrorCodes } from './protocol';
+import { methodTitle } from '../../../webviews/shared/messages';
 
 export interface RpcFailure {
     code?: number;
@@ -16,16 +17,17 @@ export function isCancelled(error: unknown): boolean {
     return (error as RpcFailure)?.code === ErrorCodes.RequestCancelled || (error as Error)?.name === 'Canceled';
 }
 
+/** A daemon failure as a sentence that names the part in words (the Flow View, not profiles/compute) and the fix. */
 export function describeError(method: string, error: unknown): string {
     const failure = error as RpcFailure;
+    const part = methodTitle(method);
     switch (failure?.code) {
         case ErrorCodes.MethodNotFound:
-            return `This daemon build does not offer "${method}" yet, so that part is not shown.`;
+            return `This daemon build does not offer the ${part} yet, so that part is not shown.`;
         case ErrorCodes.NotImplemented:
-            // The daemon's message names the method and what is missing ("X is not available in this build: ...").
-            return failure.message.includes(method) ? `Not shown: ${failure.message}` : `Not shown: this daemon build cannot compute "${method}": ${failure.message}`;
+            return `Not shown: this daemon build cannot compute the ${part}: ${failure.message}`;
         case ErrorCodes.RequestCancelled:
-            return `"${method}" was cancelled.`;
+            return `${capitalized(part)}: cancelled.`;
         case ErrorCodes.ModelNotOpen:
             return `The daemon forgot the model (it restarted?): ${failure.message}`;
         case ErrorCodes.BadInput:
@@ -33,6 +35,8 @@ export function describeError(method: string, error: unknown): string {
         case ErrorCodes.InvalidParams:
             return failure.message;
         default:
-            return `${method} failed: ${failure?.message ?? String(error)}`;
+            return `${capitalized(part)} could not be computed: ${failure?.message ?? String(error)}`;
     }
 }
+
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

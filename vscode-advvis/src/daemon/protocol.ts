@@ -74,6 +74,8 @@ export interface AttackItem {
 export interface AttackRunResult {
     count: number; cleanAccuracy: number; adversarialAccuracy: number; successRate: number; meanLinf: number; meanL2: number;
     budgetSpace: string; items?: AttackItem[]; fromCache: boolean;
+    /** What a user must know about the items (class folders numbered in sorted order, files skipped). */
+    warnings?: string[];
 }
 export interface ExplainRunParams { model: string; image: string; attack: AttackSpec; background?: DatasetRef; layers?: string[]; topUnits?: number; trueClass?: number }
 export interface UnitScore { unit: number; value: number }
@@ -191,7 +193,8 @@ export interface AttributionGraphResult {
 export interface NeuronDeletion { layer: string; units: number[] }
 export interface NeuronsEditParams { model: string; deletions: NeuronDeletion[]; items?: ItemsRef; attack?: AttackSpec }
 export interface EditMeasure { cleanAccuracy: number; successRate?: number }
-export interface NeuronsEditResult { edits: NeuronDeletion[]; count: number; before?: EditMeasure; after?: EditMeasure }
+/** `count`: images measured; `unitsDeleted`: distinct units removed; `labelsPredicted`: items had no labels, so accuracy is agreement with the original model. */
+export interface NeuronsEditResult { edits: NeuronDeletion[]; count: number; before?: EditMeasure; after?: EditMeasure; unitsDeleted: number; labelsPredicted: boolean }
 
 // ---- Export.cs ----
 export type ExportFormat = 'csv' | 'json' | 'npy' | 'png';

@@ -301,8 +301,11 @@ describe('AdvVis in a real VS Code (code-server)', () => {
         await frame.locator('table.neurons tbody tr input[type="checkbox"]').first().check();
         await expect.poll(() => frame.locator('#delete-units').textContent()).toContain('Delete 1 selected unit(s)');
         await frame.locator('#delete-units').click();
-        await expect.poll(() => frame.locator('#edit-result').getAttribute('data-count'), { timeout: 60_000 }).toBe('1');
-        expect(await frame.locator('#edit-result').textContent()).toMatch(/^1 units deleted\. Attack success rate \d+\.\d% → \d+\.\d%; clean accuracy (\d+\.\d%|n\/a) → (\d+\.\d%|n\/a)\.$/);
+        // The units deleted (one), not the images measured; measured on the background images, not the one image.
+        await expect.poll(() => frame.locator('#edit-result').getAttribute('data-units'), { timeout: 60_000 }).toBe('1');
+        expect(await frame.locator('#edit-result').textContent()).toMatch(/^1 unit deleted\. Measured on \d+ images( \(their labels: the original model's predictions\))?: attack success rate \d+\.\d% → \d+\.\d%; (clean accuracy|agreement with the original predictions) \d+\.\d% → \d+\.\d%\.$/);
+        expect(Number(await frame.locator('#edit-result').getAttribute('data-images'))).toBeGreaterThan(1);
+        expect(await frame.locator('#edited-model').textContent()).toContain('Edited model: 1 unit deleted');
         mark('neurons/edit answered', t);
         await frame.locator('#edit-result').scrollIntoViewIfNeeded();
         await screenshot('neuron-edit');

@@ -42,7 +42,11 @@ describe('describeError', () => {
     it('turns a missing method into a calm sentence', () => {
         expect(isMissingMethod({ code: -32601 })).toBe(true);
         expect(isMissingMethod({ code: -32006 })).toBe(true);
-        expect(describeError('attribution/graph', { code: -32601, message: 'Method not found' })).toBe('This daemon build does not offer "attribution/graph" yet, so that part is not shown.');
+        expect(describeError('attribution/graph', { code: -32601, message: 'Method not found' })).toBe('This daemon build does not offer the attribution graph yet, so that part is not shown.');
+        // Method names never reach the user: the part is named in words.
+        expect(describeError('profiles/compute', { code: -32602, message: "'a' and 'b' are on parallel branches" })).not.toContain('profiles/compute');
+        expect(describeError('vulnerability/map', { code: -32603, message: 'out of memory' })).toBe('Vulnerability map could not be computed: out of memory');
+        expect(describeError('neurons/rank', { code: -32800, message: '' })).toBe('Vulnerable neurons: cancelled.');
         expect(describeError('model/open', { code: -32002, message: 'model.onnx: not an ONNX file' })).toBe('model.onnx: not an ONNX file');
     });
 });

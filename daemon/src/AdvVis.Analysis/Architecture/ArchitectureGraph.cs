@@ -277,7 +277,7 @@ public sealed partial class ArchitectureGraph
         error = null;
         if (model.UnsupportedNodes.Count > 0)
         {
-            error = "the model has unsupported operators: " + string.Join(", ", model.UnsupportedNodes.Select(u => u.ToString()).Distinct());
+            error = $"the model uses operators AdvVis cannot run yet: {model.DescribeUnsupported()}";
             return shapes;
         }
         var feeds = new Dictionary<string, Tensor>();

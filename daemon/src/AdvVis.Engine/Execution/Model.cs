@@ -100,13 +100,61 @@ public sealed class Model
         return fused;
     }
 
+    /// <summary>
+    /// The computed values that every path from the graph inputs to <paramref name="output"/> (default: the first
+    /// output) passes through, the output included: the trunk of the network (block outputs of ResNets and
+    /// MobileNets, Concats of Inception or SqueezeNet fire modules), never a value inside a parallel branch. Any of
+    /// these, taken in graph order, lie on one path, so they make a valid sequential layer selection.
+    /// </summary>
+    public IReadOnlySet<int> ValuesOnEveryPath(string? output = null)
+    {
+        // Dominators over values (the graph is a DAG and Nodes are topologically sorted): a value's immediate
+        // dominator is the nearest common dominator of its producer's computed inputs; graph inputs hang off a
+        // virtual root (−1), so with several inputs only values after their meeting point dominate.
+        var idom = Enumerable.Repeat(-2, ValueNames.Count).ToArray(); // −2: not computed from an input
+        var depth = new int[ValueNames.Count];
+        foreach (var input in Inputs)
+            if (input.ValueId >= 0) { idom[input.ValueId] = -1; depth[input.ValueId] = 1; }
+        int Meet(int a, int b)
+        {
+            while (a != b)
+            {
+                if (a < 0 || b < 0) return -1;
+                if (depth[a] >= depth[b]) a = idom[a]; else b = idom[b];
+            }
+            return a;
+        }
+        foreach (var node in Nodes)
+        {
+            int meet = -2;
+            foreach (int i in node.Inputs)
+                if (i >= 0 && idom[i] != -2) meet = meet == -2 ? i : Meet(meet, i);
+            if (meet == -2) continue;
+            foreach (int o in node.Outputs)
+                if (o >= 0) { idom[o] = meet; depth[o] = meet < 0 ? 1 : depth[meet] + 1; }
+        }
+        var onEveryPath = new HashSet<int>();
+        for (int v = ValueId(output ?? OutputNames[0]); v >= 0; v = idom[v])
+            onEveryPath.Add(v);
+        onEveryPath.ExceptWith(Inputs.Select(i => i.ValueId));
+        return onEveryPath;
+    }
+
+    /// <summary>
+    /// The operators AdvVis cannot run, for users: each op type once, with how many nodes use it ("Trilu (2 nodes),
+    /// Einsum (1 node)"); null when every node runs.
+    /// </summary>
+    public string? DescribeUnsupported() => UnsupportedNodes.Count == 0 ? null
+        : string.Join(", ", UnsupportedNodes.GroupBy(u => u.OpType, StringComparer.Ordinal)
+            .Select(g => $"{g.Key} ({g.Count()} node{(g.Count() == 1 ? "" : "s")})"));
+
     public static Model Load(string path) => FromOnnx(OnnxReader.LoadModel(path));
 
     public bool TryGetValueId(string name, out int id) => _valueIds.TryGetValue(name, out id);
 
     public int ValueId(string name) => _valueIds.TryGetValue(name, out var id)
         ? id
-        : throw new EngineException($"The model has no tensor named '{name}'. Run `advvis info` to list the node outputs.");
+        : throw new EngineException($"The model has no tensor named '{name}'; use one of its node outputs (the Architecture View shows them; on the command line, `advvis info MODEL`).");
 
     /// <summary>A constant (initializer or folded) by name, or null if the value is computed at run time.</summary>
     public Tensor? ConstantValue(string name) => _valueIds.TryGetValue(name, out var id) ? Constants[id] : null;

@@ -85,7 +85,7 @@ public static class OperatorTable
         if (node.Domain is not ("" or "ai.onnx"))
             return new Unsupported(node.OpType, node.DisplayName, opset, $"custom domain '{node.Domain}' operators are not supported; re-export with standard ONNX ops.");
         if (!Factories.TryGetValue(node.OpType, out var factory))
-            return new Unsupported(node.OpType, node.DisplayName, opset, "no implementation; see `advvis info` for the supported list.");
+            return new Unsupported(node.OpType, node.DisplayName, opset, "AdvVis has no implementation of it yet; export the model without it (another opset or an equivalent of the layer).");
         try
         {
             return factory(new NodeAttributes(node), node, opset);

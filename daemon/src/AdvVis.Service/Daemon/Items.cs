@@ -10,7 +10,9 @@ using AdvVis.Service.Protocol;
 
 namespace AdvVis.Service.Daemon;
 
-public sealed record ItemBatch(Tensor Pixels, int[] Labels, bool HasLabels, string[] Sources, string Fingerprint, IReadOnlyList<string> ClassNames)
+/// <summary>Items in pixel space; <paramref name="Warnings"/> are the dataset's notes a user must see (how class folders were numbered, files skipped).</summary>
+public sealed record ItemBatch(Tensor Pixels, int[] Labels, bool HasLabels, string[] Sources, string Fingerprint, IReadOnlyList<string> ClassNames,
+    IReadOnlyList<string>? Warnings = null)
 {
     public int Count => Pixels.Shape[0];
 }
@@ -45,7 +47,7 @@ public static class Items
         }
 
         var dataset = items.Dataset!;
-        var set = ReadDataset(dataset);
+        var set = ReadDataset(dataset, model.Labels);
         int offset = Math.Clamp(dataset.Offset, 0, set.Count);
         int count = Math.Min(dataset.Limit ?? set.Count - offset, set.Count - offset);
         if (count <= 0) throw new JsonRpcException(JsonRpcErrorCodes.InvalidParams, $"Dataset '{dataset.Path}' has no items after offset {offset}.");
@@ -60,7 +62,7 @@ public static class Items
         var setLabels = set.Labels.Skip(offset).Take(count).ToArray();
         string fileHash = HashFiles(dataset.Labels is null ? [dataset.Path] : [dataset.Path, dataset.Labels]);
         return new ItemBatch(new Tensor([count, pre.Channels, pre.Height, pre.Width], batch), setLabels, true,
-            set.Sources.Skip(offset).Take(count).ToArray(), Fingerprint([fileHash, $"{offset}+{count}"], setLabels), set.ClassNames);
+            set.Sources.Skip(offset).Take(count).ToArray(), Fingerprint([fileHash, $"{offset}+{count}"], setLabels), set.ClassNames, set.Warnings);
     }
 
     public static Preprocessing RequireImageModel(OpenModel model) => model.Preprocessing
@@ -132,10 +134,10 @@ public static class Items
         return Image.FromFloatChw(rgb, pre.Channels, pre.Height, pre.Width);
     }
 
-    private static LabeledImageSet ReadDataset(DatasetRef dataset)
+    private static LabeledImageSet ReadDataset(DatasetRef dataset, ClassLabels? modelClasses)
     {
         string path = Path.GetFullPath(dataset.Path);
-        if (FileStatus.OfTarget(path).Kind == FileKind.Directory) return ImageFolderReader.Read(path);
+        if (FileStatus.OfTarget(path).Kind == FileKind.Directory) return ImageFolderReader.Read(path, new ImageFolderOptions { ModelClasses = modelClasses });
         SafeFiles.RequireRegularFile(path, "Dataset");
         string name = Path.GetFileName(path).ToLowerInvariant();
         if (name.EndsWith(".npz", StringComparison.Ordinal))

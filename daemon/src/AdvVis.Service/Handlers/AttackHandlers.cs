@@ -24,7 +24,8 @@ internal static class AttackHandlers
                 var (run, cleanScores, advScores, labels) = Run(model, batch, options, context);
                 var items = p.PerImage ? run.Images.Select(o => Item(r, model, batch, run, o, cleanScores, advScores, blobs, p.ReturnImages, p.Attack.Eps)).ToArray() : null;
                 var s = run.Summary;
-                return new AttackRunResult(s.Count, s.CleanAccuracy, s.AdversarialAccuracy, s.SuccessRate, s.MeanLinf, s.MeanL2, "pixel [0,1]", items, false);
+                return new AttackRunResult(s.Count, s.CleanAccuracy, s.AdversarialAccuracy, s.SuccessRate, s.MeanLinf, s.MeanL2, "pixel [0,1]", items, false,
+                    batch.Warnings is { Count: > 0 } warnings ? [.. warnings] : null);
             }, hit => hit with { FromCache = true });
         });
 

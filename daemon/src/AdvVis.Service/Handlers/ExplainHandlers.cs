@@ -25,7 +25,7 @@ internal static class ExplainHandlers
                 var outcome = run.Images[0];
                 var item = AttackHandlers.Item(r, model, batch, run, outcome, clean, adversarial, blobs, true, p.Attack.Eps);
                 var layers = p.Layers?.Select(name => (name, model.Model.Nodes.FirstOrDefault(n => n.Outputs.Any(o => model.Model.ValueNames[o] == name))?.OpType
-                    ?? throw new Engine.EngineException($"'{name}' is not a layer output of this model; see model/graph's 'layers'."))).ToList();
+                    ?? throw new Engine.EngineException($"'{name}' is not a layer output of this model; pick a layer the Architecture View lists (select it there)."))).ToList();
                 context.ReportProgress("comparing layers", 50);
                 var report = Divergence.Compare(AttackHandlers.AttackModelFor(model), batch.Pixels, run.Adversarial, labels[0], outcome.AdversarialClass,
                     background?.Pixels, background?.Labels, layers, p.TopUnits, model.Labels?.Names, 32, new Progress(context, "comparing layers", 0.5, 1), context.CancellationToken);

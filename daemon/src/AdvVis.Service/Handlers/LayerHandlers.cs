@@ -75,7 +75,7 @@ internal static class LayerHandlers
 
     public static Tensor Capture(OpenModel model, string layer, Tensor input, CancellationToken cancellation)
     {
-        if (!model.Model.TryGetValueId(layer, out _)) throw new EngineException($"'{layer}' is not a value of this model; see model/graph's 'layers'.");
+        if (!model.Model.TryGetValueId(layer, out _)) throw new EngineException($"'{layer}' is not a layer of this model; pick a layer the Architecture View lists (select it there).");
         var (_, captured) = ModelProbe.RunBatched(model.Model, input, [layer], 64, null, cancellation);
         return captured[layer];
     }

@@ -62,7 +62,7 @@ internal static class ModelHandlers
         {
             var layerNames = graph.Nodes.SelectMany(n => n.Outputs).ToHashSet(StringComparer.Ordinal);
             foreach (var name in selected)
-                if (!layerNames.Contains(name)) throw new EngineException($"'{name}' is not a layer output of this model; see model/graph's 'layers'.");
+                if (!layerNames.Contains(name)) throw new EngineException($"'{name}' is not a layer output of this model; pick a layer the Architecture View lists (select it there).");
             var check = graph.ValidateSelection(selected);
             selection = new GraphSelection(check.IsSequential, check.Ordered.ToArray(), check.Message, check.ParallelFrom, check.ParallelTo);
         }

@@ -52,23 +52,32 @@ internal static class NeuronsHandlers
             var deletions = p.Deletions.Select(d => new UnitSelection(d.Layer, d.Units)).ToList();
             EditMeasure? before = null, after = null;
             int count = 0;
-            Common.Require(p.Attack is null || p.Items is not null, "neurons/edit with 'attack' needs 'items' to attack.");
+            bool labelsPredicted = false;
+            Common.Require(p.Attack is null || p.Items is not null, "Measuring the edit against an attack needs images to attack ('items').");
             if (p.Items is { } itemsRef)
             {
                 var batch = Items.Load(model, itemsRef, context.CancellationToken);
-                Common.Require(batch.HasLabels, "neurons/edit measures accuracy, so its items need labels (a dataset, or items.labels).");
                 context.BeginProgress("Measuring the edit", p.Attack is null ? null : "attacking the original model", 0, cancellable: true);
                 var input = Items.ToModelInput(model, batch.Pixels);
                 var adversarial = input;
                 double from = 0;
+                // Items without labels are measured against the original model's predictions (the result says so).
+                labelsPredicted = !batch.HasLabels;
+                int[] labels = batch.Labels;
                 if (p.Attack is { } attack)
                 {
                     // Adversarial examples crafted on the unedited model: does deleting the units blunt this attack?
-                    var (run, _, _, _) = AttackHandlers.Run(model, batch, AttackHandlers.Options(attack), context, 0, 0.8);
+                    var (run, _, _, attacked) = AttackHandlers.Run(model, batch, AttackHandlers.Options(attack), context, 0, 0.8);
                     adversarial = Items.ToModelInput(model, run.Adversarial);
+                    labels = attacked;
                     from = 0.8;
                 }
-                var result = NeuronEditing.Evaluate(model.Model, input, adversarial, batch.Labels, deletions, p.Attack?.TargetClass, 64,
+                else if (labelsPredicted)
+                {
+                    var clean = AttackHandlers.AttackModelFor(model).Evaluate(batch.Pixels, context.CancellationToken);
+                    labels = Enumerable.Range(0, batch.Count).Select(clean.Predicted).ToArray();
+                }
+                var result = NeuronEditing.Evaluate(model.Model, input, adversarial, labels, deletions, p.Attack?.TargetClass, 64,
                     context.CancellationToken, new Progress(context, "measuring", from, 1));
                 before = new EditMeasure(result.OriginalCleanAccuracy, p.Attack is null ? null : result.OriginalAttackSuccessRate);
                 after = new EditMeasure(result.CleanAccuracy, p.Attack is null ? null : result.AttackSuccessRate);
@@ -82,9 +91,13 @@ internal static class NeuronsHandlers
             }
             context.CancellationToken.ThrowIfCancellationRequested();
             model.Edits = p.Deletions; // applied whole, only after every check and measurement succeeded
-            return new NeuronsEditResult(p.Deletions, count, before, after);
+            return new NeuronsEditResult(p.Deletions, count, before, after, UnitsDeleted(p.Deletions), labelsPredicted);
         });
     }
+
+    /// <summary>How many distinct units a deletion set removes (a unit named twice, or in two entries, counts once).</summary>
+    internal static int UnitsDeleted(IEnumerable<NeuronDeletion> deletions) =>
+        deletions.SelectMany(d => d.Units.Select(u => (d.Layer, u))).Distinct().Count();
 
     /// <summary>
     /// Li et al.'s neuron-perturbation ranking: attack the items, take every unit's activation × effective weight

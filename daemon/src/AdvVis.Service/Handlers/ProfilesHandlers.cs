@@ -20,7 +20,7 @@ internal static class ProfilesHandlers
         {
             var model = r.State.Models.Get(p.Model);
             var pre = Items.RequireImageModel(model);
-            Common.Require(p.Layers.Length >= 1, "layers must name at least one layer (see model/graph's 'layers').");
+            Common.Require(p.Layers.Length >= 1, "The Flow View needs at least one layer; pick layers along one path in the Architecture View.");
             Common.Require(p.Components == 1, "components must be 1: the Flow View's aligned profiles are one-dimensional in this build.");
             Common.Require(p.Bins >= 1 && p.BundleBins >= 1, "bins and bundleBins must be at least 1.");
             Common.Require(p.Neighbors >= 2, "neighbors must be at least 2.");

@@ -60,8 +60,7 @@ internal static class UnitHandlers
             bool[]? vulnerable = null;
             if (p.Adversarial is { } adversarialPath)
             {
-                var maps = VulnerabilityMap.Compute(model.Model, input, ModelInput(model, adversarialPath), null, null,
-                    new VulnerabilityMapOptions { HalfSize = p.HalfSize, Stride = p.Stride }, context.CancellationToken);
+                var maps = VulnerabilityHandlers.PairMaps(r, context, model, p.Image, adversarialPath, p.HalfSize, p.Stride, null);
                 vulnerable = ReceptiveField.ResizeMask(maps.BinarizedBMap(p.TopPercent / 100), maps.Height, maps.Width, rfs.Height, rfs.Width);
             }
             var blobs = Common.TransientBlobs(r);
@@ -88,7 +87,7 @@ internal static class UnitHandlers
     /// <summary>-32007 naming the layer when the model has no such tensor.</summary>
     public static void RequireLayer(OpenModel model, string layer)
     {
-        if (!model.Model.TryGetValueId(layer, out _)) throw new EngineException($"'{layer}' is not a value of this model; see model/graph's 'layers'.");
+        if (!model.Model.TryGetValueId(layer, out _)) throw new EngineException($"'{layer}' is not a layer of this model; pick a layer the Architecture View lists (select it there).");
     }
 
     /// <summary>One item file as a [1,C,H,W] model input.</summary>

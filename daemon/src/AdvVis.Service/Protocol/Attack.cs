@@ -26,7 +26,8 @@ public sealed record AttackRunResult(
     double MeanL2,
     string BudgetSpace,
     AttackItem[]? Items,
-    bool FromCache);
+    bool FromCache,
+    string[]? Warnings = null);
 
 public sealed record ExplainRunParams(string Model, string Image, AttackSpec Attack, DatasetRef? Background = null, string[]? Layers = null,
     int TopUnits = 20, int? TrueClass = null);

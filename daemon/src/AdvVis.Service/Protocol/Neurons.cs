@@ -58,4 +58,7 @@ public sealed record NeuronsEditParams(string Model, NeuronDeletion[] Deletions,
 
 public sealed record EditMeasure(double CleanAccuracy, double? SuccessRate);
 
-public sealed record NeuronsEditResult(NeuronDeletion[] Edits, int Count, EditMeasure? Before, EditMeasure? After);
+/// <param name="Count">How many images the edit was measured on (0 without items).</param>
+/// <param name="UnitsDeleted">How many distinct units the deletion set removes.</param>
+/// <param name="LabelsPredicted">The items had no labels, so accuracy is agreement with the original model's predictions.</param>
+public sealed record NeuronsEditResult(NeuronDeletion[] Edits, int Count, EditMeasure? Before, EditMeasure? After, int UnitsDeleted, bool LabelsPredicted);
