@@ -156,22 +156,9 @@ public static class Attack
         return new Tensor((int[])x.Shape.Clone(), adv);
     }
 
-    /// <summary>Into the ε-ball around <paramref name="x"/>, then into the value range [lo, hi].</summary>
-    internal static void Project(Span<float> adv, ReadOnlySpan<float> x, Norm norm, float eps, float lo, float hi)
-    {
-        if (norm == Norm.LInf)
-        {
-            for (int i = 0; i < adv.Length; i++)
-                adv[i] = Math.Clamp(Math.Min(Math.Max(adv[i], x[i] - eps), x[i] + eps), lo, hi);
-            return;
-        }
-        double n2 = 0;
-        for (int i = 0; i < adv.Length; i++) { double d = adv[i] - x[i]; n2 += d * d; }
-        double norm2 = Math.Sqrt(n2);
-        float factor = norm2 > eps ? (float)(eps / Math.Max(norm2, 1e-12)) : 1f;
-        for (int i = 0; i < adv.Length; i++)
-            adv[i] = Math.Clamp(x[i] + (adv[i] - x[i]) * factor, lo, hi);
-    }
+    /// <summary>Into the ε-ball around <paramref name="x"/> and the value range [lo, hi].</summary>
+    internal static void Project(Span<float> adv, ReadOnlySpan<float> x, Norm norm, float eps, float lo, float hi) =>
+        Projections.Project(adv, x, norm, eps, lo, hi);
 
     /// <summary>
     /// Carlini–Wagner L2: minimise ‖x' − x‖² + c·f(x') over x' = lo + (hi − lo)(tanh w + 1)/2 with Adam; binary search

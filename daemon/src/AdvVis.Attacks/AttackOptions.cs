@@ -15,7 +15,8 @@ public enum AttackKind
     DeepFool,
 }
 
-public enum Norm { LInf, L2 }
+/// <summary>The perturbation's norm. L1 serves the AutoAttack family (APGD, FAB); the classic attacks take L∞ and L2.</summary>
+public enum Norm { LInf, L2, L1 }
 
 public sealed record AttackOptions
 {
@@ -75,6 +76,7 @@ public sealed record AttackOptions
         if (Kind == AttackKind.DeepFool && TargetClass is not null) throw new ArgumentException("DeepFool is untargeted; use PGD or CW for a targeted attack.");
         if (Kind == AttackKind.Fgsm && Norm == Norm.L2) throw new ArgumentException("FGSM is the L∞ method; use fgm for L2.");
         if (Kappa < 0) throw new ArgumentException("κ must be ≥ 0.");
+        if (Norm == Norm.L1) throw new ArgumentException($"{Kind} runs in L∞ or L2; for L1 use APGD or FAB (advvis robustness --norm l1, or --attack apgd-ce --norm l1).");
     }
 }
 
