@@ -18,8 +18,10 @@ public static class CliApp
                                                      run ONNX test-case folders; exit 1 if any fails
           advvis bench MODEL [--batch B] [--backward] [--threads T] [--repeats R] [--json]
                                                      images/s (median after warm-up) and peak memory
-          advvis attack MODEL --data DATA [--attack pgd|fgsm|fgm|cw|deepfool] [--eps E] [--alpha A] [--steps S]
-                 [--norm linf|l2] [--random-start] [--early-stop] [--seed N] [--loss ce|margin] [--kappa K]
+          advvis attack MODEL --data DATA [--attack pgd|fgsm|fgm|bim|mifgsm|tpgd|eotpgd|cw|deepfool|onepixel|
+                 apgd-ce|apgd-dlr|apgd-t|fab|fab-t|square] [--eps E] [--alpha A] [--steps S] [--decay MU] [--eot K]
+                 [--pixels P] [--population N]
+                 [--norm linf|l2|l1] [--random-start] [--early-stop] [--seed N] [--loss ce|margin] [--kappa K]
                  [--targeted CLASS] [--limit N] [--batch B] [--save DIR] [--json] [--per-image]
                                                      attack a dataset: clean/adversarial accuracy, success rate, norms
           advvis robustness MODEL --data DATA [--norm linf|l2|l1] [--eps E[,E2,...]] [--version standard|plus|rand|custom]
