@@ -1,5 +1,6 @@
-// The attacks: FGSM/FGM, PGD (L∞, L2), Carlini–Wagner L2 and DeepFool over AttackModel's pixel-space gradients.
-// Batched; deterministic for a seed whatever the batch size (each image's random start is seeded by its index).
+// The attacks: FGSM/FGM, PGD (L∞, L2), BIM, MI-FGSM, TPGD, EOT-PGD, Carlini–Wagner L2, DeepFool and the one-pixel
+// attack over AttackModel's pixel-space gradients and scores, and the AutoAttack family (Apgd, Fab, Square) one at a
+// time. Batched; deterministic for a seed whatever the batch size (each image's randomness is seeded by its index).
 using AdvVis.Engine;
 
 namespace AdvVis.Attacks;
@@ -45,7 +46,12 @@ public static class Attack
                 AttackKind.Pgd => Gradient(model, x, y, tg, options, start, Report, cancellation),
                 AttackKind.CarliniWagnerL2 => CarliniWagner(model, x, y, tg, options, Report, cancellation),
                 AttackKind.DeepFool => DeepFool(model, x, clean, options, Report, cancellation),
-                _ => throw new ArgumentOutOfRangeException(nameof(options)),
+                AttackKind.Bim => Gradient(model, x, y, tg, options with { RandomStart = false }, start, Report, cancellation),
+                AttackKind.MiFgsm => Gradient(model, x, y, tg, options with { RandomStart = false }, start, Report, cancellation),
+                AttackKind.Tpgd => Gradient(model, x, y, null, options with { RandomStart = true }, start, Report, cancellation, clean),
+                AttackKind.EotPgd => Gradient(model, x, y, tg, options with { RandomStart = true }, start, Report, cancellation),
+                AttackKind.OnePixel => OnePixel(model, x, y, tg, options, start, Report, cancellation),
+                _ => RobustFamily(model, x, y, options, start, Report, cancellation),
             };
             adv.Data.AsSpan(0, count * per).CopyTo(adversarial.AsSpan(start * per));
             cleanScores.Add(clean);
@@ -89,8 +95,13 @@ public static class Attack
 
     /// <summary>FGSM, FGM and PGD: iterated (projected) steps along the sign (L∞) or the normalised gradient (L2).</summary>
     private static Tensor Gradient(AttackModel model, Tensor x, int[] labels, int[]? targets, AttackOptions o, int firstIndex,
-        Action<double> report, CancellationToken cancellation)
+        Action<double> report, CancellationToken cancellation, Scores? clean = null)
     {
+        bool trades = o.Kind == AttackKind.Tpgd, momentum = o.Kind == AttackKind.MiFgsm;
+        int passes = o.Kind == AttackKind.EotPgd ? o.EotIterations : 1;
+        // TPGD ascends KL(p ‖ q) with p the clean softmax: dKL/dz' = softmax(z') − p.
+        var cleanProbabilities = trades ? Enumerable.Range(0, x.Shape[0]).Select(b => clean!.Probabilities(b)).ToArray() : null;
+        var velocity = momentum ? new float[x.Length] : null;
         int n = x.Shape[0], per = model.PixelsPerImage;
         float eps = o.Epsilon, alpha = o.Alpha, lo = model.Min, hi = model.Max;
         var orig = x.Data;
@@ -102,7 +113,10 @@ public static class Attack
                 // Seeded per image (seed, global index): the same start whatever the batching.
                 var rng = new Random(unchecked(o.Seed * 1_000_003 + firstIndex + b));
                 var span = adv.AsSpan(b * per, per);
-                if (o.Norm == Norm.LInf)
+                if (trades)
+                    // TRADES starts at x + 0.001·N(0, 1), as its reference code and torchattacks do.
+                    for (int i = 0; i < per; i++) span[i] += 0.001f * (float)Projections.Gaussian(rng);
+                else if (o.Norm == Norm.LInf)
                     for (int i = 0; i < per; i++) span[i] += (float)(rng.NextDouble() * 2 - 1) * eps;
                 else
                 {
@@ -126,11 +140,24 @@ public static class Attack
             cancellation.ThrowIfCancellationRequested();
             var sub = Gather(adv, x.Shape, active);
             var rows = active;
-            var (scores, grad) = model.Gradient(sub, (r, z, g) =>
+            Scores scores = null!;
+            Tensor grad = null!;
+            for (int pass = 0; pass < passes; pass++)
             {
-                int b = rows[r];
-                Losses.AscentGradient(o.Loss, z, targets?[b] ?? labels[b], targets is not null, o.Kappa, g);
-            }, cancellation);
+                var (s1, g1) = model.Gradient(pass == passes - 1 ? sub : new Tensor((int[])sub.Shape.Clone(), (float[])sub.Data.Clone()), (r, z, g) =>
+                {
+                    int b = rows[r];
+                    if (trades)
+                    {
+                        var q = Losses.Softmax(z);
+                        for (int j = 0; j < q.Length; j++) g[j] = q[j] - cleanProbabilities![b][j];
+                    }
+                    else Losses.AscentGradient(o.Loss, z, targets?[b] ?? labels[b], targets is not null, o.Kappa, g);
+                }, cancellation);
+                if (pass == 0) { scores = s1; grad = g1; }
+                else for (int i = 0; i < grad.Length; i++) grad.Data[i] += g1.Data[i];
+                if (pass == passes - 1 && passes > 1) for (int i = 0; i < grad.Length; i++) grad.Data[i] /= passes;
+            }
             var next = new List<int>(active.Length);
             for (int r = 0; r < active.Length; r++)
             {
@@ -138,6 +165,16 @@ public static class Attack
                 if (o.EarlyStop && IsAdversarial(scores, r, labels[b], targets?[b])) continue;
                 next.Add(b);
                 var g = grad.Data.AsSpan(r * per, per);
+                if (velocity is not null)
+                {
+                    // MI-FGSM: g ← μ·g + ∇/‖∇‖₁, then the usual sign (or normalised) step along g.
+                    double l1 = 0;
+                    for (int i = 0; i < per; i++) l1 += Math.Abs(g[i]);
+                    var v = velocity.AsSpan(b * per, per);
+                    float inv = (float)(1 / Math.Max(l1, 1e-12));
+                    for (int i = 0; i < per; i++) v[i] = o.Decay * v[i] + g[i] * inv;
+                    g = v;
+                }
                 var a = adv.AsSpan(b * per, per);
                 if (o.Norm == Norm.LInf)
                     for (int i = 0; i < per; i++) a[i] += alpha * MathF.Sign(g[i]);
@@ -156,22 +193,143 @@ public static class Attack
         return new Tensor((int[])x.Shape.Clone(), adv);
     }
 
-    /// <summary>Into the ε-ball around <paramref name="x"/>, then into the value range [lo, hi].</summary>
-    internal static void Project(Span<float> adv, ReadOnlySpan<float> x, Norm norm, float eps, float lo, float hi)
+    /// <summary>APGD, FAB and Square through their own classes, on this batch (global indices seed them).</summary>
+    private static Tensor RobustFamily(AttackModel model, Tensor x, int[] labels, AttackOptions o, int firstIndex, Action<double> report, CancellationToken cancellation)
     {
-        if (norm == Norm.LInf)
+        var ids = Enumerable.Range(firstIndex, x.Shape[0]).ToArray();
+        var progress = new Progress(report);
+        int batch = Math.Max(o.BatchSize, x.Shape[0]);
+        var apgd = new ApgdOptions { Norm = o.Norm, Epsilon = o.Epsilon, Iterations = Math.Max(o.Steps, 1), Seed = o.Seed, BatchSize = batch };
+        var fab = new FabOptions { Norm = o.Norm, Epsilon = o.Epsilon > 0 ? o.Epsilon : float.PositiveInfinity, Iterations = Math.Max(o.Steps, 1), Seed = o.Seed, BatchSize = batch };
+        return o.Kind switch
         {
-            for (int i = 0; i < adv.Length; i++)
-                adv[i] = Math.Clamp(Math.Min(Math.Max(adv[i], x[i] - eps), x[i] + eps), lo, hi);
-            return;
-        }
-        double n2 = 0;
-        for (int i = 0; i < adv.Length; i++) { double d = adv[i] - x[i]; n2 += d * d; }
-        double norm2 = Math.Sqrt(n2);
-        float factor = norm2 > eps ? (float)(eps / Math.Max(norm2, 1e-12)) : 1f;
-        for (int i = 0; i < adv.Length; i++)
-            adv[i] = Math.Clamp(x[i] + (adv[i] - x[i]) * factor, lo, hi);
+            AttackKind.ApgdCe => Apgd.Run(model, x, labels, apgd, ids, progress, cancellation).Adversarial,
+            AttackKind.ApgdDlr => Apgd.Run(model, x, labels, apgd with { Loss = ApgdLoss.Dlr }, ids, progress, cancellation).Adversarial,
+            AttackKind.ApgdT => Apgd.Run(model, x, labels, apgd with { Loss = ApgdLoss.TargetedDlr }, ids, progress, cancellation).Adversarial,
+            AttackKind.Fab => Fab.Run(model, x, labels, fab with { TargetClasses = null }, ids, progress, cancellation).Search.Adversarial,
+            AttackKind.FabT => Fab.Run(model, x, labels, fab, ids, progress, cancellation).Search.Adversarial,
+            AttackKind.Square => Square.Run(model, x, labels, new SquareOptions { Norm = o.Norm, Epsilon = o.Epsilon, Queries = Math.Max(o.Steps, 1), Seed = o.Seed, BatchSize = batch }, ids, progress, cancellation).Adversarial,
+            _ => throw new ArgumentOutOfRangeException(nameof(o)),
+        };
     }
+
+    private sealed class Progress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(Math.Clamp(value, 0, 1));
+    }
+
+    /// <summary>
+    /// One-pixel attack (Su et al. 2019): differential evolution (DE/rand/1, F = 0.5, no crossover, as in the paper)
+    /// over candidates of <see cref="AttackOptions.Pixels"/> pixels, each a position and a value per channel; a trial
+    /// replaces its parent when it lowers the label's probability (raises the target's). Stops an image once its best
+    /// candidate fools the model. The budget is the pixel count, not ε.
+    /// </summary>
+    private static Tensor OnePixel(AttackModel model, Tensor x, int[] labels, int[]? targets, AttackOptions o, int firstIndex,
+        Action<double> report, CancellationToken cancellation)
+    {
+        int n = x.Shape[0], per = model.PixelsPerImage, c = model.Channels, h = model.Height, w = model.Width;
+        int genes = o.Pixels * (2 + c), pop = o.Population;
+        float lo = model.Min, hi = model.Max;
+        var rngs = Enumerable.Range(0, n).Select(b => Projections.ImageRandom(o.Seed, firstIndex + b, 31)).ToArray();
+        // Candidate genes per pixel: row, column in [0, h) × [0, w), then one value per channel in [lo, hi].
+        double Upper(int g) => (g % (2 + c)) switch { 0 => h - 1e-6, 1 => w - 1e-6, _ => hi };
+        double Lower(int g) => (g % (2 + c)) < 2 ? 0 : lo;
+        var population = new double[n][];
+        for (int b = 0; b < n; b++)
+        {
+            population[b] = new double[pop * genes];
+            for (int i = 0; i < pop * genes; i++) population[b][i] = Lower(i % genes) + rngs[b].NextDouble() * (Upper(i % genes) - Lower(i % genes));
+        }
+        void Apply(Span<float> image, ReadOnlySpan<double> candidate)
+        {
+            for (int p = 0; p < o.Pixels; p++)
+            {
+                int row = (int)candidate[p * (2 + c)], col = (int)candidate[p * (2 + c) + 1];
+                for (int ch = 0; ch < c; ch++) image[(ch * h + row) * w + col] = (float)Math.Clamp(candidate[p * (2 + c) + 2 + ch], lo, hi);
+            }
+        }
+        // Fitness (lower is better): p(label), or 1 − p(target); also whether the candidate fools the model.
+        (double[] Fitness, bool[] Fools) Score(int[] images, double[][] candidates)
+        {
+            int m = images.Length * pop;
+            var fitness = new double[m];
+            var fools = new bool[m];
+            for (int start = 0; start < m; start += Math.Max(o.BatchSize, pop))
+            {
+                int count = Math.Min(Math.Max(o.BatchSize, pop), m - start);
+                var data = new float[count * per];
+                for (int k = 0; k < count; k++)
+                {
+                    int a = (start + k) / pop, i = (start + k) % pop;
+                    var image = data.AsSpan(k * per, per);
+                    x.Data.AsSpan(images[a] * per, per).CopyTo(image);
+                    Apply(image, candidates[a].AsSpan(i * genes, genes));
+                }
+                var scores = model.Evaluate(new Tensor([count, c, h, w], data), cancellation);
+                for (int k = 0; k < count; k++)
+                {
+                    int b = images[(start + k) / pop];
+                    var p = scores.Probabilities(k);
+                    fitness[start + k] = targets is null ? p[labels[b]] : 1 - p[targets[b]];
+                    fools[start + k] = IsAdversarial(scores, k, labels[b], targets?[b]);
+                }
+            }
+            return (fitness, fools);
+        }
+        var active = Enumerable.Range(0, n).ToArray();
+        var (fit, fooling) = Score(active, population);
+        var fitnessOf = Enumerable.Range(0, n).Select(b => fit.AsSpan(b * pop, pop).ToArray()).ToArray();
+        var foolsOf = Enumerable.Range(0, n).Select(b => fooling.AsSpan(b * pop, pop).ToArray()).ToArray();
+        for (int gen = 0; gen < o.Steps; gen++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            active = active.Where(b => !foolsOf[b].Contains(true)).ToArray();
+            if (active.Length == 0) break;
+            var trials = new double[active.Length][];
+            for (int a = 0; a < active.Length; a++)
+            {
+                int b = active[a];
+                var rng = rngs[b];
+                var parent = population[b];
+                trials[a] = new double[pop * genes];
+                for (int i = 0; i < pop; i++)
+                {
+                    int r1, r2, r3;
+                    do r1 = rng.Next(pop); while (r1 == i);
+                    do r2 = rng.Next(pop); while (r2 == i || r2 == r1);
+                    do r3 = rng.Next(pop); while (r3 == i || r3 == r1 || r3 == r2);
+                    for (int g = 0; g < genes; g++)
+                        trials[a][i * genes + g] = Math.Clamp(parent[r1 * genes + g] + 0.5 * (parent[r2 * genes + g] - parent[r3 * genes + g]), Lower(g), Upper(g));
+                }
+            }
+            var (tf, tfool) = Score(active, trials);
+            for (int a = 0; a < active.Length; a++)
+            {
+                int b = active[a];
+                for (int i = 0; i < pop; i++)
+                    if (tf[a * pop + i] < fitnessOf[b][i])
+                    {
+                        fitnessOf[b][i] = tf[a * pop + i];
+                        foolsOf[b][i] = tfool[a * pop + i];
+                        trials[a].AsSpan(i * genes, genes).CopyTo(population[b].AsSpan(i * genes));
+                    }
+            }
+            report((gen + 1.0) / Math.Max(o.Steps, 1));
+        }
+        var adv = (float[])x.Data.AsSpan(0, n * per).ToArray();
+        for (int b = 0; b < n; b++)
+        {
+            // The best candidate: a fooling one if any, else the fittest.
+            int best = Array.IndexOf(foolsOf[b], true);
+            if (best < 0) best = Array.IndexOf(fitnessOf[b], fitnessOf[b].Min());
+            Apply(adv.AsSpan(b * per, per), population[b].AsSpan(best * genes, genes));
+        }
+        return new Tensor((int[])x.Shape.Clone(), adv);
+    }
+
+    /// <summary>Into the ε-ball around <paramref name="x"/> and the value range [lo, hi].</summary>
+    internal static void Project(Span<float> adv, ReadOnlySpan<float> x, Norm norm, float eps, float lo, float hi) =>
+        Projections.Project(adv, x, norm, eps, lo, hi);
 
     /// <summary>
     /// Carlini–Wagner L2: minimise ‖x' − x‖² + c·f(x') over x' = lo + (hi − lo)(tanh w + 1)/2 with Adam; binary search

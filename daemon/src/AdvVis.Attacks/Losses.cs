@@ -81,3 +81,58 @@ public static class Losses
         }
     }
 }
+
+/// <summary>
+/// The losses of the AutoAttack family, each returning its value and writing its gradient (the direction to ascend)
+/// into a zeroed span: cross-entropy, the Difference of Logits Ratio (DLR) and its targeted form (Croce &amp; Hein 2020).
+/// DLR is invariant to shifting and scaling the logits, so a model cannot hide behind saturated softmax outputs.
+/// </summary>
+public static class RobustLosses
+{
+    /// <summary>CE(z, y) = −log softmax(z)_y; gradient softmax(z) − e_y.</summary>
+    public static double CrossEntropy(ReadOnlySpan<float> z, int y, Span<float> gradient)
+    {
+        Losses.CrossEntropyGradient(z, y, gradient);
+        return Losses.CrossEntropy(z, y);
+    }
+
+    /// <summary>The classes in decreasing score order.</summary>
+    public static int[] Ranked(ReadOnlySpan<float> z)
+    {
+        var order = Enumerable.Range(0, z.Length).ToArray();
+        var copy = z.ToArray();
+        Array.Sort(order, (a, b) => copy[b].CompareTo(copy[a]) is var c && c != 0 ? c : a.CompareTo(b));
+        return order;
+    }
+
+    /// <summary>DLR(z, y) = −(z_y − max_{i≠y} z_i) / (z_π1 − z_π3), π the classes sorted by score (needs 3 classes).</summary>
+    public static double Dlr(ReadOnlySpan<float> z, int y, Span<float> gradient)
+    {
+        var pi = Ranked(z);
+        int other = pi[0] == y ? pi[1] : pi[0];
+        double num = (double)z[y] - z[other], den = (double)z[pi[0]] - z[pi[2]] + 1e-12;
+        // L = −num/den: dL = −dnum/den + num/den² · dden.
+        gradient[y] += (float)(-1 / den);
+        gradient[other] += (float)(1 / den);
+        gradient[pi[0]] += (float)(num / (den * den));
+        gradient[pi[2]] -= (float)(num / (den * den));
+        return -num / den;
+    }
+
+    /// <summary>Targeted DLR(z, y, t) = −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2) (needs 4 classes).</summary>
+    public static double TargetedDlr(ReadOnlySpan<float> z, int y, int t, Span<float> gradient)
+    {
+        var pi = Ranked(z);
+        double num = (double)z[y] - z[t], den = (double)z[pi[0]] - 0.5 * ((double)z[pi[2]] + z[pi[3]]) + 1e-12;
+        gradient[y] += (float)(-1 / den);
+        gradient[t] += (float)(1 / den);
+        double q = num / (den * den);
+        gradient[pi[0]] += (float)q;
+        gradient[pi[2]] -= (float)(0.5 * q);
+        gradient[pi[3]] -= (float)(0.5 * q);
+        return -num / den;
+    }
+
+    /// <summary>The margin z_y − max_{j≠y} z_j: negative exactly when the image is misclassified.</summary>
+    public static double Margin(ReadOnlySpan<float> z, int y) => (double)z[y] - z[Losses.BestOther(z, y)];
+}

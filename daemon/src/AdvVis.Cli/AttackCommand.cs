@@ -65,7 +65,7 @@ internal static class AttackCommand
             ["attack"] = o.Describe(),
             ["parameters"] = new JsonObject
             {
-                ["attack"] = o.Kind.ToString(), ["norm"] = o.Norm == Norm.LInf ? "linf" : "l2", ["eps"] = o.Epsilon, ["alpha"] = o.Alpha,
+                ["attack"] = o.Kind.ToString(), ["norm"] = RobustnessCommand.NormName(o.Norm), ["eps"] = o.Epsilon, ["alpha"] = o.Alpha,
                 ["steps"] = o.Steps, ["random_start"] = o.RandomStart, ["early_stop"] = o.EarlyStop, ["seed"] = o.Seed,
                 ["loss"] = o.Loss == LossKind.Margin ? "margin" : "cross_entropy", ["kappa"] = o.Kappa, ["targeted"] = o.TargetClass,
                 ["space"] = "pixel space [0,1]; the model's normalisation is applied after the perturbation",

@@ -18,10 +18,16 @@ public static class CliApp
                                                      run ONNX test-case folders; exit 1 if any fails
           advvis bench MODEL [--batch B] [--backward] [--threads T] [--repeats R] [--json]
                                                      images/s (median after warm-up) and peak memory
-          advvis attack MODEL --data DATA [--attack pgd|fgsm|fgm|cw|deepfool] [--eps E] [--alpha A] [--steps S]
-                 [--norm linf|l2] [--random-start] [--early-stop] [--seed N] [--loss ce|margin] [--kappa K]
+          advvis attack MODEL --data DATA [--attack pgd|fgsm|fgm|bim|mifgsm|tpgd|eotpgd|cw|deepfool|onepixel|
+                 apgd-ce|apgd-dlr|apgd-t|fab|fab-t|square] [--eps E] [--alpha A] [--steps S] [--decay MU] [--eot K]
+                 [--pixels P] [--population N]
+                 [--norm linf|l2|l1] [--random-start] [--early-stop] [--seed N] [--loss ce|margin] [--kappa K]
                  [--targeted CLASS] [--limit N] [--batch B] [--save DIR] [--json] [--per-image]
                                                      attack a dataset: clean/adversarial accuracy, success rate, norms
+          advvis robustness MODEL --data DATA [--norm linf|l2|l1] [--eps E[,E2,...]] [--version standard|plus|rand|custom]
+                 [--attacks apgd-ce,apgd-dlr,apgd-t,fab,fab-t,square] [--seed N] [--limit N] [--steps 100] [--queries 5000] [--json]
+                                                     AutoAttack-style suite: clean and robust accuracy after each attack,
+                                                     times, warnings about unreliable evaluations
           advvis explain MODEL IMAGE [attack options] [--background DATA] [--background-limit N] [--label C] [--out DIR] [--json]
                                                      attack one image; per-layer divergence, the diverging point,
                                                      the most changed units; JSON + a static HTML report
@@ -74,6 +80,7 @@ public static class CliApp
             return args[0] switch
             {
                 "attack" => AttackCommand.Run(options, cancel.Token),
+                "robustness" => RobustnessCommand.Run(options, cancel.Token),
                 "explain" => ExplainCommand.Run(options, cancel.Token),
                 "vulnerability" => VulnerabilityCommand.Run(options, cancel.Token),
                 "attribution" => AttributionCommand.Run(options, cancel.Token),

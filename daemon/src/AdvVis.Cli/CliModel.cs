@@ -86,14 +86,26 @@ internal sealed class CliModel
             "pgd" => AttackKind.Pgd,
             "cw" or "cw-l2" or "carlini-wagner" => AttackKind.CarliniWagnerL2,
             "deepfool" => AttackKind.DeepFool,
-            var other => throw new CliException($"--attack must be fgsm, fgm, pgd, cw or deepfool, not '{other}'."),
+            "bim" => AttackKind.Bim,
+            "mifgsm" or "mi-fgsm" => AttackKind.MiFgsm,
+            "tpgd" => AttackKind.Tpgd,
+            "eotpgd" or "eot-pgd" => AttackKind.EotPgd,
+            "onepixel" or "one-pixel" => AttackKind.OnePixel,
+            "apgd" or "apgd-ce" => AttackKind.ApgdCe,
+            "apgd-dlr" => AttackKind.ApgdDlr,
+            "apgd-t" => AttackKind.ApgdT,
+            "fab" => AttackKind.Fab,
+            "fab-t" => AttackKind.FabT,
+            "square" => AttackKind.Square,
+            var other => throw new CliException($"--attack must be one of {AttackNames}, not '{other}'."),
         };
         var norm = a.Get("--norm")?.ToLowerInvariant() switch
         {
             null => kind == AttackKind.Fgm ? Norm.L2 : defaults.Norm,
             "linf" or "inf" or "l-inf" => Norm.LInf,
             "l2" => Norm.L2,
-            var other => throw new CliException($"--norm must be linf or l2, not '{other}'."),
+            "l1" => Norm.L1,
+            var other => throw new CliException($"--norm must be linf, l2 or l1, not '{other}'."),
         };
         int? target = null;
         if (a.Get("--targeted") is { } t)
@@ -120,18 +132,31 @@ internal sealed class CliModel
         {
             Kind = kind, Norm = norm, Epsilon = eps,
             StepSize = Floats(a, "--alpha")?[0] ?? (a.Has("--eps") ? null : defaults.StepSize),
-            Steps = Int(a, "--steps") ?? (kind == AttackKind.CarliniWagnerL2 ? 100 : kind == AttackKind.DeepFool ? 50 : defaults.Steps),
+            Steps = Int(a, "--steps") ?? DefaultSteps(kind, defaults.Steps),
             RandomStart = a.Has("--random-start") || defaults.RandomStart, EarlyStop = a.Has("--early-stop") || defaults.EarlyStop,
             Seed = Int(a, "--seed") ?? defaults.Seed, Loss = loss, Kappa = Floats(a, "--kappa")?[0] ?? defaults.Kappa,
             TargetClass = target ?? defaults.TargetClass, BinarySearchSteps = Int(a, "--binary-steps") ?? defaults.BinarySearchSteps,
             InitialConst = Floats(a, "--const")?[0] ?? defaults.InitialConst, LearningRate = Floats(a, "--lr")?[0] ?? defaults.LearningRate,
             Overshoot = Floats(a, "--overshoot")?[0] ?? defaults.Overshoot, Candidates = Int(a, "--candidates") ?? defaults.Candidates,
             BatchSize = Int(a, "--batch") ?? defaults.BatchSize,
+            Decay = Floats(a, "--decay")?[0] ?? defaults.Decay, EotIterations = Int(a, "--eot") ?? defaults.EotIterations,
+            Pixels = Int(a, "--pixels") ?? defaults.Pixels, Population = Int(a, "--population") ?? defaults.Population,
         };
         try { o.Validate(); }
         catch (ArgumentException e) { throw new CliException(e.Message); }
         return o;
     }
+
+    public const string AttackNames = "fgsm, fgm, pgd, bim, mifgsm, tpgd, eotpgd, cw, deepfool, onepixel, apgd-ce, apgd-dlr, apgd-t, fab, fab-t or square";
+
+    /// <summary>Iterations users know per attack (torchattacks/AutoAttack): CW 100, DeepFool 50, APGD/FAB 100, Square 5000 queries.</summary>
+    private static int DefaultSteps(AttackKind kind, int fallback) => kind switch
+    {
+        AttackKind.CarliniWagnerL2 or AttackKind.ApgdCe or AttackKind.ApgdDlr or AttackKind.ApgdT or AttackKind.Fab or AttackKind.FabT => 100,
+        AttackKind.DeepFool => 50,
+        AttackKind.Square => 5000,
+        _ => fallback,
+    };
 
     /// <summary>Loads a dataset (or one image) and preprocesses it to pixel tensors in the model's geometry.</summary>
     public (Tensor Pixels, int[] Labels, LabeledImageSet Set) LoadData(string path, int? limit, List<string> notes, CancellationToken cancellation)

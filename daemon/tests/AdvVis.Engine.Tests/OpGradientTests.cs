@@ -167,6 +167,37 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void MaxPool2x2BackwardRoutesLikeTheWindowScan()
+    {
+        // The 2×2 stride-2 backward path against the rule written out here: dy goes to the first tap (scan order)
+        // equal to y, or the first tap when y is NaN; on values full of ties, NaNs and signed zeros, odd sizes included.
+        var rng = new Random(7);
+        float[] pool = [0f, -0f, 1f, -1f, 2f, float.NaN, float.NegativeInfinity];
+        foreach (var shape in new[] { new[] { 2, 3, 28, 28 }, [3, 2, 7, 7], [1, 4, 6, 9], [2, 2, 3, 3] })
+        {
+            var x = new Tensor(shape, Enumerable.Range(0, shape.Aggregate(1, (a, b) => a * b)).Select(_ => pool[rng.Next(pool.Length)]).ToArray());
+            var op = new MaxPool(Window([2, 2], [2, 2]), wantsIndices: false);
+            var outputs = op.Forward([x], out var saved);
+            var y = outputs[0];
+            var dy = new Tensor(y.Shape, Enumerable.Range(0, y.Length).Select(i => (float)(i % 13) - 6f).ToArray());
+            Tensor? dx = null;
+            op.Backward(new BackwardContext([x], outputs, saved, [dy], [true], _ => dx ??= Tensor.Zeros(x.Shape)));
+            int h = shape[2], w = shape[3], oh = h / 2, ow = w / 2;
+            var expected = new float[x.Length];
+            for (int p = 0; p < shape[0] * shape[1]; p++)
+                for (int i = 0; i < oh; i++)
+                    for (int j = 0; j < ow; j++)
+                    {
+                        float m = y.Data[(p * oh + i) * ow + j];
+                        int[] taps = [p * h * w + 2 * i * w + 2 * j, p * h * w + 2 * i * w + 2 * j + 1, p * h * w + (2 * i + 1) * w + 2 * j, p * h * w + (2 * i + 1) * w + 2 * j + 1];
+                        int winner = float.IsNaN(m) ? taps[0] : taps.FirstOrDefault(t => x.Data[t] == m, -1);
+                        if (winner >= 0) expected[winner] += dy.Data[(p * oh + i) * ow + j];
+                    }
+            Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), dx!.AsFloats().Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
+    [Fact]
     public void MaxPool()
     {
         GradCheck.Op(new MaxPool(Window([2, 2], [2, 2])), [S(2, 3, 6, 6)], [0]);

@@ -105,6 +105,16 @@ export async function pickAttack(ctx: Ctx): Promise<AttackSpec | undefined> {
         { label: 'PGD ε=0.3, 100 steps of 0.075 (Activation Profiles paper)', attack: { kind: 'pgd', eps: 0.3, alpha: 0.075, steps: 100, seed: 0 } },
         { label: 'Carlini–Wagner L2', attack: { kind: 'cw', eps: 1, norm: 'l2', steps: 100, seed: 0 } },
         { label: 'DeepFool', attack: { kind: 'deepfool', eps: 1, steps: 50, seed: 0 } },
+        // The names and defaults of torchattacks and AutoAttack, at the settings' budget (α = ε/4, 10 steps).
+        { label: `BIM ε=${base.eps}, 10 steps`, attack: { kind: 'bim', eps: base.eps, alpha: base.eps / 4, steps: 10, seed: 0 } },
+        { label: `MI-FGSM ε=${base.eps}, 10 steps, decay 1`, attack: { kind: 'miFgsm', eps: base.eps, alpha: base.eps / 4, steps: 10, seed: 0 } },
+        { label: `TPGD (TRADES KL) ε=${base.eps}, 10 steps`, attack: { kind: 'tpgd', eps: base.eps, alpha: base.eps / 4, steps: 10, seed: 0 } },
+        { label: `EOT-PGD ε=${base.eps}, 10 steps × 2 passes`, attack: { kind: 'eotPgd', eps: base.eps, alpha: base.eps / 4, steps: 10, seed: 0 } },
+        { label: `APGD-CE ε=${base.eps}, 100 iterations`, attack: { kind: 'apgdCe', eps: base.eps, steps: 100, seed: 0 } },
+        { label: `APGD-T ε=${base.eps}, 9 targets × 100 iterations`, attack: { kind: 'apgdT', eps: base.eps, steps: 100, seed: 0 } },
+        { label: `FAB-T ε=${base.eps}, 9 targets × 100 iterations`, attack: { kind: 'fabT', eps: base.eps, steps: 100, seed: 0 } },
+        { label: `Square Attack ε=${base.eps}, 5000 queries (no gradients)`, attack: { kind: 'square', eps: base.eps, steps: 5000, seed: 0 } },
+        { label: 'One-pixel attack (differential evolution, 1 pixel)', attack: { kind: 'onePixel', eps: 1, steps: 10, seed: 0 } },
     ];
     const item = await vscode.window.showQuickPick(presets, { title: 'AdvVis: attack', placeHolder: `Current: ${describeAttack(currentAttack(ctx))}` });
     if (!item) return undefined;

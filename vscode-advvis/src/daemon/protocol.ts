@@ -7,8 +7,8 @@ export interface ArrayData { shape: number[]; dtype?: string; base64?: string; p
 export interface ImageData { width: number; height: number; channels: number; pngBase64?: string; path?: string }
 export interface DatasetRef { path: string; labels?: string; offset?: number; limit?: number }
 export interface ItemsRef { images?: string[]; dataset?: DatasetRef; labels?: number[] }
-export type AttackKind = 'fgsm' | 'pgd' | 'cw' | 'deepfool';
-export type AttackNorm = 'linf' | 'l2';
+export type AttackKind = 'fgsm' | 'pgd' | 'cw' | 'deepfool' | 'bim' | 'miFgsm' | 'tpgd' | 'eotPgd' | 'onePixel' | 'apgdCe' | 'apgdDlr' | 'apgdT' | 'fab' | 'fabT' | 'square';
+export type AttackNorm = 'linf' | 'l2' | 'l1';
 export interface AttackSpec {
     kind: AttackKind; eps: number; norm?: AttackNorm; alpha?: number; steps?: number; randomStart?: boolean; earlyStop?: boolean;
     targetClass?: number; kappa?: number; binarySearchSteps?: number; initialConst?: number; seed?: number;
@@ -77,6 +77,24 @@ export interface AttackRunResult {
     /** What a user must know about the items (class folders numbered in sorted order, files skipped). */
     warnings?: string[];
 }
+
+// ---- Robustness.cs ----
+export type RobustnessVersion = 'standard' | 'plus' | 'rand' | 'custom';
+export type SuiteAttackName = 'apgdCe' | 'apgdDlr' | 'apgdT' | 'fab' | 'fabT' | 'square';
+export interface RobustnessEvaluateParams {
+    model: string; items: ItemsRef; norm?: AttackNorm; eps?: number[]; version?: RobustnessVersion; attacks?: SuiteAttackName[];
+    seed?: number; steps?: number; queries?: number;
+}
+export interface RobustnessStage { attack: string; attacked: number; fooled: number; robustAfter: number; robustAccuracy: number; seconds: number }
+export interface RobustnessFlag { check: string; message: string }
+export interface RobustnessAtEps {
+    eps: number; count: number; cleanAccuracy: number; robustAccuracy: number; stages: RobustnessStage[]; flags: RobustnessFlag[];
+    maxPerturbation: number; invalidExamples: number; seconds: number;
+}
+export interface RobustnessEvaluateResult {
+    norm: AttackNorm; version: RobustnessVersion; attacks: string[]; results: RobustnessAtEps[]; defaultEps: boolean; budgetSpace: string; fromCache: boolean;
+}
+
 export interface ExplainRunParams { model: string; image: string; attack: AttackSpec; background?: DatasetRef; layers?: string[]; topUnits?: number; trueClass?: number }
 export interface UnitScore { unit: number; value: number }
 export interface LayerDivergence {
@@ -220,6 +238,7 @@ export interface Methods {
     'model/graph': [ModelGraphParams, ModelGraphResult];
     'model/predict': [ModelPredictParams, ModelPredictResult];
     'attack/run': [AttackRunParams, AttackRunResult];
+    'robustness/evaluate': [RobustnessEvaluateParams, RobustnessEvaluateResult];
     'explain/run': [ExplainRunParams, ExplainRunResult];
     'profiles/compute': [ProfilesComputeParams, ProfilesComputeResult];
     'layer/reduce': [LayerReduceParams, LayerReduceResult];
@@ -239,7 +258,7 @@ export type ParamsOf<M extends MethodName> = Methods[M][0];
 export type ResultOf<M extends MethodName> = Methods[M][1];
 
 /** Methods that accept a workDoneToken and report $/progress. */
-export const progressMethods: readonly MethodName[] = ['model/predict', 'attack/run', 'explain/run', 'profiles/compute', 'layer/reduce', 'unit/visualize',
+export const progressMethods: readonly MethodName[] = ['model/predict', 'attack/run', 'robustness/evaluate', 'explain/run', 'profiles/compute', 'layer/reduce', 'unit/visualize',
     'vulnerability/map', 'neurons/rank', 'attribution/graph', 'neurons/edit'];
 
 export const ErrorCodes = {

@@ -69,6 +69,7 @@ public static class AdvVisService
         CacheHandlers.Register(registrar);
         ModelHandlers.Register(registrar);
         AttackHandlers.Register(registrar);
+        RobustnessHandlers.Register(registrar);
         ExplainHandlers.Register(registrar);
         ProfilesHandlers.Register(registrar);
         LayerHandlers.Register(registrar);

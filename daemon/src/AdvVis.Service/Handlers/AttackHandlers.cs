@@ -36,13 +36,32 @@ internal static class AttackHandlers
             AttackKind.Fgsm => a.Norm == AttackNorm.L2 ? Attacks.AttackKind.Fgm : Attacks.AttackKind.Fgsm,
             AttackKind.Pgd => Attacks.AttackKind.Pgd,
             AttackKind.Cw => Attacks.AttackKind.CarliniWagnerL2,
-            _ => Attacks.AttackKind.DeepFool,
+            AttackKind.Deepfool => Attacks.AttackKind.DeepFool,
+            AttackKind.Bim => Attacks.AttackKind.Bim,
+            AttackKind.MiFgsm => Attacks.AttackKind.MiFgsm,
+            AttackKind.Tpgd => Attacks.AttackKind.Tpgd,
+            AttackKind.EotPgd => Attacks.AttackKind.EotPgd,
+            AttackKind.OnePixel => Attacks.AttackKind.OnePixel,
+            AttackKind.ApgdCe => Attacks.AttackKind.ApgdCe,
+            AttackKind.ApgdDlr => Attacks.AttackKind.ApgdDlr,
+            AttackKind.ApgdT => Attacks.AttackKind.ApgdT,
+            AttackKind.Fab => Attacks.AttackKind.Fab,
+            AttackKind.FabT => Attacks.AttackKind.FabT,
+            _ => Attacks.AttackKind.Square,
         };
         var defaults = new AttackOptions();
+        // Iterations users know per attack: APGD and FAB 100, Square 5000 queries, FGSM one step.
+        int steps = a.Steps ?? a.Kind switch
+        {
+            AttackKind.Fgsm => 1,
+            AttackKind.ApgdCe or AttackKind.ApgdDlr or AttackKind.ApgdT or AttackKind.Fab or AttackKind.FabT => 100,
+            AttackKind.Square => 5000,
+            _ => defaults.Steps,
+        };
         return new AttackOptions
         {
-            Kind = kind, Norm = a.Norm == AttackNorm.L2 ? Norm.L2 : Norm.LInf, Epsilon = a.Eps,
-            StepSize = a.Kind == AttackKind.Cw ? null : a.Alpha, Steps = a.Steps ?? (a.Kind == AttackKind.Fgsm ? 1 : defaults.Steps),
+            Kind = kind, Norm = a.Norm switch { AttackNorm.L2 => Norm.L2, AttackNorm.L1 => Norm.L1, _ => Norm.LInf }, Epsilon = a.Eps,
+            StepSize = a.Kind == AttackKind.Cw ? null : a.Alpha, Steps = steps,
             RandomStart = a.RandomStart, EarlyStop = a.EarlyStop, Seed = unchecked((int)a.Seed), Kappa = a.Kappa ?? 0f, TargetClass = a.TargetClass,
             BinarySearchSteps = a.BinarySearchSteps ?? defaults.BinarySearchSteps, InitialConst = a.InitialConst ?? defaults.InitialConst,
             LearningRate = a.Kind == AttackKind.Cw && a.Alpha is { } lr ? lr : defaults.LearningRate,

@@ -21,9 +21,9 @@ public sealed record DatasetRef(string Path, string? Labels = null, int Offset =
 /// <summary>The items to run on: explicit image/tensor files, or a dataset (exactly one).</summary>
 public sealed record ItemsRef(string[]? Images = null, DatasetRef? Dataset = null, int[]? Labels = null);
 
-public enum AttackKind { Fgsm, Pgd, Cw, Deepfool }
+public enum AttackKind { Fgsm, Pgd, Cw, Deepfool, Bim, MiFgsm, Tpgd, EotPgd, OnePixel, ApgdCe, ApgdDlr, ApgdT, Fab, FabT, Square }
 
-public enum AttackNorm { Linf, L2 }
+public enum AttackNorm { Linf, L2, L1 }
 
 /// <summary>An attack; budgets in pixel space [0, 1] whatever the model's normalisation.</summary>
 public sealed record AttackSpec(

@@ -19,6 +19,7 @@ public static class ProtocolCatalog
         new("model/graph", typeof(ModelGraphParams), typeof(ModelGraphResult), Mutates: false, Progress: false, Cached: false),
         new("model/predict", typeof(ModelPredictParams), typeof(ModelPredictResult), Mutates: false, Progress: true, Cached: false),
         new("attack/run", typeof(AttackRunParams), typeof(AttackRunResult), Mutates: false, Progress: true, Cached: true),
+        new("robustness/evaluate", typeof(RobustnessEvaluateParams), typeof(RobustnessEvaluateResult), Mutates: false, Progress: true, Cached: true),
         new("explain/run", typeof(ExplainRunParams), typeof(ExplainRunResult), Mutates: false, Progress: true, Cached: true),
         new("profiles/compute", typeof(ProfilesComputeParams), typeof(ProfilesComputeResult), Mutates: false, Progress: true, Cached: true),
         new("layer/reduce", typeof(LayerReduceParams), typeof(LayerReduceResult), Mutates: false, Progress: true, Cached: false),
