@@ -19,11 +19,17 @@ public sealed class Shape(long start, long? end) : Op
     public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
     {
         var x = Required(inputs, 0, "Shape");
-        int rank = x.Rank;
+        var (s, e) = Range(x.Rank);
+        saved = null;
+        return [Tensor.FromLongs(x.Shape[s..e].Select(d => (long)d).ToArray())];
+    }
+
+    /// <summary>The [start, end) range of axes reported for an input of this rank.</summary>
+    public (int Start, int End) Range(int rank)
+    {
         int s = (int)Math.Clamp(start < 0 ? start + rank : start, 0, rank);
         int e = (int)Math.Clamp(end is { } v ? (v < 0 ? v + rank : v) : rank, 0, rank);
-        saved = null;
-        return [Tensor.FromLongs(x.Shape[s..Math.Max(s, e)].Select(d => (long)d).ToArray())];
+        return (s, Math.Max(s, e));
     }
 }
 
