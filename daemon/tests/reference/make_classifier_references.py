@@ -40,7 +40,7 @@ import torch
 import torchvision
 from torchvision.models import convnext, swin_transformer, vision_transformer
 
-RECIPE = 1  # bump when the way a model is built, exported or referenced changes
+RECIPE = 2  # bump when the way a model is built, exported or referenced changes
 
 
 def tiny_swin():
@@ -63,10 +63,12 @@ def tv(name, size=224, **kwargs):
     return lambda: (getattr(torchvision.models, name)(weights=None, **kwargs), size)
 
 
-# name -> (builder, opset, batch). Opsets vary on purpose: MobileNetV3-Small at 13 exports hardswish as
+# name -> (builder, opset, batch[, dynamic spatial axes]). Opsets vary on purpose: MobileNetV3-Small at 13 exports hardswish as
 # HardSigmoid * x, at 14+ as HardSwish; opset 17 is the first with LayerNormalization.
 MODELS = {
     "tiny-swin": (tiny_swin, 17, 2),
+    # Height and width symbolic too: the shift-mask subgraph cannot fold at load and runs with every input.
+    "tiny-swin-dynamic": (tiny_swin, 17, 2, True),
     "tiny-vit": (tiny_vit, 17, 2),
     "tiny-vit-opset13": (tiny_vit, 13, 2),
     "tiny-convnext": (tiny_convnext, 17, 2),
@@ -94,7 +96,7 @@ MODELS = {
     "wide_resnet50_2": (tv("wide_resnet50_2"), 13, 1),
 }
 
-SUITE = ["tiny-swin", "tiny-vit", "tiny-vit-opset13", "tiny-convnext", "mobilenet_v3_small", "mobilenet_v3_large"]
+SUITE = ["tiny-swin", "tiny-swin-dynamic", "tiny-vit", "tiny-vit-opset13", "tiny-convnext", "mobilenet_v3_small", "mobilenet_v3_large"]
 
 
 def untrained_defaults(model):
@@ -109,15 +111,20 @@ def untrained_defaults(model):
                 p.fill_(0.5)
 
 
+def rel_err(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
 
 def recipe(name):
-    builder, opset, batch = MODELS[name]
+    _, opset, batch, *dynamic = MODELS[name]
     return {"recipe": RECIPE, "name": name, "opset": opset, "batch": batch,
-            "torch_version": torch.__version__, "torchvision_version": torchvision.__version__}
+            "torch_version": torch.__version__, "torchvision_version": torchvision.__version__,
+            **({"dynamic_spatial": True} if dynamic else {})}
 
 
 def up_to_date(out_dir, name):
@@ -131,7 +138,8 @@ def up_to_date(out_dir, name):
 
 
 def make_one(out_dir, name):
-    builder, opset, batch = MODELS[name]
+    builder, opset, batch, *dynamic = MODELS[name]
+    axes = {0: "batch", 2: "height", 3: "width"} if dynamic else {0: "batch"}
     torch.manual_seed(0)
     model, size = builder()
     untrained_defaults(model)
@@ -143,14 +151,20 @@ def make_one(out_dir, name):
         warnings.simplefilter("ignore")
         torch.onnx.export(model, torch.zeros(*shape), onnx_path, opset_version=opset,
                           input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+                          dynamic_axes={"input": axes, "logits": {0: "batch"}})
     exported = time.time() - started
 
-    model.double()
     x32 = np.random.RandomState(1234).rand(*shape).astype(np.float32)
+    # PyTorch's own float32 run, for scale: how far float32 arithmetic alone lands from the float64 reference.
+    xf = torch.from_numpy(x32).requires_grad_(True)
+    logits_f = model(xf)
+    c32 = np.random.RandomState(4321).standard_normal(tuple(logits_f.shape)).astype(np.float32)
+    (logits_f * torch.from_numpy(c32)).sum().backward()
+    logits_f, grad_f = logits_f.detach().numpy(), xf.grad.numpy()
+
+    model.double()
     x = torch.from_numpy(x32.astype(np.float64)).requires_grad_(True)
     logits = model(x)
-    c32 = np.random.RandomState(4321).standard_normal(tuple(logits.shape)).astype(np.float32)
     (logits * torch.from_numpy(c32.astype(np.float64))).sum().backward()
     logits64 = logits.detach().numpy()
     grad64 = x.grad.numpy()
@@ -177,6 +191,7 @@ def make_one(out_dir, name):
         "operators": sorted({n.op_type for n in graph.node}),
         "export_seconds": round(exported, 1),
         "loss": "L = sum(logits * C); input_grad = dL/dx; computed in float64",
+        "torch_float32_rel_err": {"logits": rel_err(logits_f, logits64), "input_grad": rel_err(grad_f, grad64)},
     })
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)
