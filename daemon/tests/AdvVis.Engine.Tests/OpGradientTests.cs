@@ -296,6 +296,17 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void MishMatchesHandComputedValues()
+    {
+        // x·tanh(ln(1 + e^x)) in double with Python's math (Debian's onnx 1.12 has no Mish node tests).
+        var x = new Tensor([5], [-2f, -0.5f, 0f, 1f, 3f]);
+        double[] expected = [-0.2525014826957089, -0.22074377465173, 0, 0.8650983882673103, 2.9865350049679575];
+        var y = new Mish().Forward([x], out _)[0].AsFloats();
+        for (int i = 0; i < 5; i++)
+            Assert.True(Math.Abs(y[i] - expected[i]) <= 2e-7 * Math.Max(1, Math.Abs(expected[i])), $"mish({x.Data[i]}) = {y[i]}, expected {expected[i]}");
+    }
+
+    [Fact]
     public void ErfIsAccurateNearZeroAndInTheTails()
     {
         // Relative accuracy where erf is tiny (x = 1e-6) and near 1 (x = 3): reference values from Python's math.erf (libm).
