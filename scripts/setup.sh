@@ -27,3 +27,6 @@ fi
 
 # The PyTorch reference CNNs (~95 MB, fixed random weights, byte-deterministic export) are generated, not committed.
 daemon/tests/reference/make_reference_models.sh daemon/tests/.cache/models
+# torchvision classifiers at test-suite sizes (tiny Swin/ViT/ConvNeXt, MobileNetV3; ~40 MB, seconds to export) with
+# their PyTorch logits and input gradients. The full-size ones are made by scripts/model-coverage.sh.
+/usr/bin/python3 daemon/tests/reference/make_classifier_references.py daemon/tests/.cache/classifiers

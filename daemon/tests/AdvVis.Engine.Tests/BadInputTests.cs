@@ -28,11 +28,11 @@ public class BadInputTests
     {
         var model = Model.FromOnnx(OnnxReader.LoadModel(BuildModel(graph =>
         {
-            graph.Node.Add(new NodeProto { Name = "the_fancy_node", OpType = "Trilu", Input = { "x" }, Output = { "y" } });
+            graph.Node.Add(new NodeProto { Name = "the_fancy_node", OpType = "GridSample", Input = { "x" }, Output = { "y" } });
         }), "fancy.onnx"));
         Assert.Single(model.UnsupportedNodes);
         var e = Assert.Throws<EngineException>(() => model.Forward(Tensor.Zeros(1, 3)));
-        Assert.Contains("Trilu", e.Message);
+        Assert.Contains("GridSample", e.Message);
         Assert.Contains("the_fancy_node", e.Message);
         Assert.Contains("opset 13", e.Message);
         // Messages for users name the operator and what to do, never a type name or a command for another tool.
@@ -41,6 +41,35 @@ public class BadInputTests
         string? shapes = AdvVis.Analysis.Architecture.ArchitectureGraph.Build(model).ShapeError;
         Assert.Equal("the model uses operators AdvVis cannot run yet: Trilu (1 node)", shapes);
         Assert.DoesNotContain("AdvVis.Engine", shapes, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnsupportedAttributeOfASupportedOperatorIsNamedWithNodeAndOpset()
+    {
+        // Resize's opset-18 antialias: the model loads, `info` lists the node, running it names op, node, opset and why.
+        var model = Model.FromOnnx(OnnxReader.LoadModel(BuildModel(graph =>
+        {
+            var node = new NodeProto { Name = "smooth_resize", OpType = "Resize", Input = { "x", "", "scales" }, Output = { "y" } };
+            node.Attribute.Add(new AttributeProto { Name = "antialias", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+            graph.Node.Add(node);
+            graph.Initializer.Add(new TensorProto { Name = "scales", DataType = 1, Dims = { 2 }, FloatData = { 1f, 1f } });
+        }), "resize.onnx"));
+        var unsupported = Assert.Single(model.UnsupportedNodes);
+        Assert.Equal("Resize", unsupported.OpType);
+        var e = Assert.Throws<EngineException>(() => model.Forward(Tensor.Zeros(1, 3)));
+        Assert.Contains("Resize", e.Message);
+        Assert.Contains("smooth_resize", e.Message);
+        Assert.Contains("opset 13", e.Message);
+        Assert.Contains("antialias", e.Message);
+    }
+
+    [Fact]
+    public void IntegerInputToAFloatOnlyOperatorIsAClearError()
+    {
+        // Erf on an int64 tensor: refused with the op's name, not a crash or a wrong cast.
+        var e = Assert.Throws<UnsupportedFeatureException>(() => new Ops.Erf().Forward([Tensor.FromLongs(1, 2)], out _));
+        Assert.Contains("Erf", e.Message);
+        Assert.Contains("integer", e.Message);
     }
 
     [Fact]

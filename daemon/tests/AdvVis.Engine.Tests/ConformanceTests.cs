@@ -1,6 +1,7 @@
 // The ONNX project's own operator tests (Debian package libonnx-testdata): every case built only from operators
 // AdvVis claims must pass. Cases needing features outside the engine's scope (3-D windows, training mode, integer
-// arithmetic in float ops, double/bfloat16/sequence types) report Unsupported with the reason, never Failed.
+// arithmetic in float ops, bfloat16/string/sequence types) report Unsupported with the reason, never Failed. Double
+// cases run in float32, as double initializers do.
 using AdvVis.Engine.Conformance;
 using AdvVis.Engine.Import;
 using AdvVis.Onnx;
@@ -49,6 +50,12 @@ public class ConformanceTests
             "LogSoftmax", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "LRN", "Dropout",
             "Flatten", "Reshape", "Transpose", "Concat", "Split", "Squeeze", "Unsqueeze", "Pad", "Identity", "Constant", "Shape",
             "Gather", "Cast", "ReduceMean", "Sum",
+            // Issue 14: transformers, MobileNetV3, ConvNeXt and the ops torchvision/timm/tf2onnx classifiers use.
+            "HardSwish", "HardSigmoid", "Erf", "Gelu", "LayerNormalization", "Equal", "Less", "Greater", "LessOrEqual",
+            "GreaterOrEqual", "Not", "And", "Or", "Where", "Mod", "Range", "ScatterND", "Expand", "Einsum", "ReduceSum",
+            "ReduceMax", "ReduceMin", "ReduceL2", "Pow", "Sqrt", "Reciprocal", "Neg", "Abs", "Exp", "Log", "Softplus",
+            "Mish", "PRelu", "Elu", "Selu", "Celu", "InstanceNormalization", "Resize", "Upsample", "ConvTranspose", "Tile",
+            "CumSum", "Trilu",
         ];
         Assert.Empty(required.Except(OperatorTable.SupportedOperators));
     }

@@ -33,6 +33,17 @@ public class OpGradientTests
     [Fact] public void Identity() => GradCheck.Op(new Identity(), [R(2, 3)], [0]);
     [Fact] public void Dropout() => GradCheck.Op(new Identity(isDropout: true), [R(2, 3)], [0]);
 
+    [Fact]
+    public void DropoutInTrainingModeIsRefusedUnlessItsRatioIsZero()
+    {
+        // torchvision 0.14's Swin exports Dropout(ratio 0, training_mode true): nothing dropped, nothing scaled.
+        var x = R(2, 3);
+        var training = new Tensor([], [1L]);
+        Assert.Same(x, new Identity(isDropout: true).Forward([x, Tensor.Scalar(0f), training], out _)[0]);
+        Assert.Throws<UnsupportedFeatureException>(() => new Identity(isDropout: true).Forward([x, Tensor.Scalar(0.1f), training], out _));
+        Assert.Throws<UnsupportedFeatureException>(() => new Identity(isDropout: true).Forward([x, null, training], out _));
+    }
+
     [Theory]
     [InlineData(BinaryKind.Add)]
     [InlineData(BinaryKind.Sub)]
@@ -278,6 +289,222 @@ public class OpGradientTests
     {
         GradCheck.Op(new Ops.Reduce(kind, [1, -1], keepDims: true, noopWithEmptyAxes: false), [S(2, 3, 4)], [0]);
         GradCheck.Op(new Ops.Reduce(kind, null, keepDims: false, noopWithEmptyAxes: false), [S(2, 3)], [0]);
+    }
+
+    // Activations of transformers, MobileNetV3 and friends. Kinks (HardSwish at ±3, the thresholds) sit between the
+    // separated grid's values, more than a step away.
+    [Fact] public void HardSwish() => GradCheck.Op(new HardSwish(), [GradCheck.SeparatedTensor([4, 40], Rng, 0.2f, 0.07f)], [0]);
+    [Fact] public void Erf() => GradCheck.Op(new Erf(), [GradCheck.RandomTensor([3, 7], Rng, -2.5f, 2.5f)], [0]);
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Gelu(bool tanh) => GradCheck.Op(new Gelu(tanh), [GradCheck.RandomTensor([3, 7], Rng, -3f, 3f)], [0]);
+    [Fact] public void Mish() => GradCheck.Op(new Mish(), [GradCheck.RandomTensor([3, 7], Rng, -3f, 3f)], [0]);
+    [Fact] public void Selu() => GradCheck.Op(new Selu(1.6732632f, 1.050701f), [S(3, 5)], [0]);
+    [Fact] public void Celu() => GradCheck.Op(new Celu(0.7f), [S(3, 5)], [0]);
+    [Fact] public void ThresholdedRelu() => GradCheck.Op(new ThresholdedRelu(0.11f), [S(3, 5)], [0]);
+    [Fact] public void Softsign() => GradCheck.Op(new Softsign(), [S(3, 5)], [0]);
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SinCos(bool cosine) => GradCheck.Op(new Trigonometric(cosine), [GradCheck.RandomTensor([3, 5], Rng, -3f, 3f)], [0]);
+    [Fact] public void RoundingHasZeroGradient() => GradCheck.Op(new Rounding(RoundingKind.Floor), [new Tensor([2, 3], [0.5f, -1.3f, 2.6f, -0.4f, 7.2f, 3.7f])], [0]);
+
+    [Fact]
+    public void GeluMatchesHandComputedValues()
+    {
+        // x·Φ(x) and the tanh formula of Hendrycks & Gimpel, evaluated in double with Python's math.erf / math.tanh.
+        var x = new Tensor([5], [-3f, -1f, 0f, 1f, 2f]);
+        double[] exact = [-0.00404969409489031, -0.15865525393145707, 0, 0.8413447460685429, 1.9544997361036416];
+        double[] tanh = [-0.0036373920817729943, -0.15880800939172324, 0, 0.8411919906082768, 1.954597694087775];
+        var y = new Gelu(false).Forward([x], out _)[0].AsFloats();
+        var t = new Gelu(true).Forward([x], out _)[0].AsFloats();
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.True(Math.Abs(y[i] - exact[i]) <= 2e-7 * Math.Max(1, Math.Abs(exact[i])), $"gelu({x.Data[i]}) = {y[i]}, expected {exact[i]}");
+            Assert.True(Math.Abs(t[i] - tanh[i]) <= 2e-7 * Math.Max(1, Math.Abs(tanh[i])), $"gelu_tanh({x.Data[i]}) = {t[i]}, expected {tanh[i]}");
+        }
+    }
+
+    [Fact]
+    public void MishMatchesHandComputedValues()
+    {
+        // x·tanh(ln(1 + e^x)) in double with Python's math (Debian's onnx 1.12 has no Mish node tests).
+        var x = new Tensor([5], [-2f, -0.5f, 0f, 1f, 3f]);
+        double[] expected = [-0.2525014826957089, -0.22074377465173, 0, 0.8650983882673103, 2.9865350049679575];
+        var y = new Mish().Forward([x], out _)[0].AsFloats();
+        for (int i = 0; i < 5; i++)
+            Assert.True(Math.Abs(y[i] - expected[i]) <= 2e-7 * Math.Max(1, Math.Abs(expected[i])), $"mish({x.Data[i]}) = {y[i]}, expected {expected[i]}");
+    }
+
+    [Fact]
+    public void ErfIsAccurateNearZeroAndInTheTails()
+    {
+        // Relative accuracy where erf is tiny (x = 1e-6) and near 1 (x = 3): reference values from Python's math.erf (libm).
+        (double X, double Erf)[] cases = [(1e-6, 1.1283791670951364e-6), (0.3, 0.32862675945912741), (0.5, 0.52049987781304654),
+            (1.7, 0.98379045859077456), (3.0, 0.99997790950300141), (-2.2, -0.99813715370201811)];
+        foreach (var (x, expected) in cases)
+            Assert.True(Math.Abs(AdvVis.Engine.Ops.SpecialFunctions.Erf(x) - expected) <= 1.5e-7 * Math.Abs(expected), $"erf({x})");
+    }
+
+    [Fact] public void PRelu() => GradCheck.Op(new PRelu(), [S(2, 3, 4, 4), R(3, 1, 1)], [0, 1]);
+    [Fact] public void PReluLegacyChannelSlope() => GradCheck.Op(new PRelu(channelSlope: true), [S(2, 3, 4, 5), R(3)], [0, 1]);
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Mod(bool fmod) =>
+        // Quotients stay away from integers (a in ±[0.1, 0.9] + k·b for b in [1, 2]) so floor/trunc do not jump within a step.
+        GradCheck.Op(new Mod(fmod), [new Tensor([2, 3], [0.3f, -2.6f, 3.7f, -0.4f, 5.5f, 1.2f]), new Tensor([3], [1.1f, 1.7f, -1.3f])], [0, 1]);
+    [Fact] public void Mean() => GradCheck.Op(new Mean(), [R(2, 3), R(3), R(1, 1)], [0, 1, 2]);
+
+    [Fact]
+    public void Where()
+    {
+        var condition = new Tensor([2, 1, 4], [1L, 0, 0, 1, 0, 1, 1, 0]);
+        GradCheck.Op(new Where(), [condition, R(3, 4), R(2, 3, 1)], [1, 2]);
+    }
+
+    [Fact]
+    public void LayerNormalization()
+    {
+        GradCheck.Op(new LayerNormalization(-1, 1e-5f), [R(2, 3, 8), R(8), R(8)], [0, 1, 2]);
+        GradCheck.Op(new LayerNormalization(1, 1e-3f), [R(2, 3, 4), R(3, 4)], [0, 1]);
+        GradCheck.Op(new LayerNormalization(-2, 1e-5f), [R(2, 3, 4), R(1, 4), R(3, 1)], [0, 1, 2]); // broadcast Scale and B
+    }
+
+    [Fact] public void InstanceNormalization() => GradCheck.Op(new InstanceNormalization(1e-5f), [R(2, 3, 4, 5), R(3), R(3)], [0, 1, 2]);
+
+    [Theory]
+    [InlineData("bhid,bhjd->bhij")]
+    [InlineData("bhij,bhjd->bhid")]
+    [InlineData("bij,bjk->bik")]
+    [InlineData("ij->ji")]
+    [InlineData("bii->bi")]
+    [InlineData("ij,j")]
+    [InlineData("...ij,...jk->...ik")]
+    [InlineData("i,i->")]
+    [InlineData("bn,anm,bm->ba")]
+    public void Einsum(string equation)
+    {
+        Tensor T(string term) => R(term.Replace("...", "x").Select(ch => ch switch
+        {
+            'b' => 2, 'h' => 2, 'i' => 3, 'j' => 4, 'd' => 5, 'k' => 3, 'x' => 2, 'n' => 3, 'a' => 2, _ => 4,
+        }).ToArray());
+        var operands = equation.Split("->")[0].Split(',');
+        var inputs = equation == "bii->bi" ? [R(2, 3, 3)] : operands.Select(T).ToArray();
+        GradCheck.Op(new Einsum(equation), inputs, Enumerable.Range(0, inputs.Length).ToArray());
+    }
+
+    [Fact]
+    public void EinsumMatchesMatMulAndSumsImplicitly()
+    {
+        var a = R(2, 2, 3, 5); var b = R(2, 2, 4, 5);
+        var attention = new Einsum("bhid,bhjd->bhij").Forward([a, b], out _)[0];
+        var reference = new MatMul().Forward([a, new Transpose([0, 1, 3, 2]).Forward([b], out _)[0]], out _)[0];
+        Assert.Equal(reference.Shape, attention.Shape);
+        for (int i = 0; i < reference.Length; i++) Assert.Equal(reference.Data[i], attention.Data[i], 5);
+        // Implicit output: letters occurring once, alphabetically ("ij,jk" -> "ik"; "ba" sorted to "ab").
+        Assert.Equal(new[] { 3, 2 }, new Einsum("ij,jk").Forward([R(3, 4), R(4, 2)], out _)[0].Shape);
+        Assert.Equal(new[] { 4, 3 }, new Einsum("ba").Forward([R(3, 4)], out _)[0].Shape);
+    }
+
+    [Theory]
+    [InlineData("nearest", "asymmetric", "floor")]
+    [InlineData("nearest", "half_pixel", "round_prefer_floor")]
+    [InlineData("linear", "half_pixel", "")]
+    [InlineData("linear", "align_corners", "")]
+    [InlineData("linear", "pytorch_half_pixel", "")]
+    [InlineData("cubic", "half_pixel", "")]
+    public void Resize(string mode, string coordinates, string nearest)
+    {
+        var op = new Resize(new ResizeAttributes(mode, coordinates, nearest, -0.75f, false, 0f), 2, 3, 1, null);
+        GradCheck.Op(op, [R(1, 2, 3, 4), null, new Tensor([4], [1f, 1f, 2f, 1.5f]), null], [0]);
+        GradCheck.Op(op, [R(1, 2, 5, 6), null, null, Tensor.FromLongs(1, 2, 3, 4)], [0]); // downsampling by sizes
+    }
+
+    [Theory]
+    [InlineData(1, 1, 0, 1)]
+    [InlineData(2, 2, 1, 1)]
+    [InlineData(2, 1, 0, 2)]
+    public void ConvTranspose(int stride, int group, int pad, int dilation)
+    {
+        var op = new ConvTranspose(Window([3, 3], [stride, stride], [pad, pad, pad, pad], [dilation, dilation]), group, stride > 1 ? [1, 0] : [], null);
+        GradCheck.Op(op, [R(2, 4, 3, 4), R(4, 6 / group, 3, 3), R(6)], [0, 1, 2]);
+    }
+
+    [Fact] public void ConvTransposeOneD() => GradCheck.Op(new ConvTranspose(Window([3], [2], [1, 0]), 1, [], null), [R(2, 3, 5), R(3, 2, 3), R(2)], [0, 1, 2]);
+    [Fact] public void Tile() => GradCheck.Op(new Tile(), [R(2, 3), Tensor.FromLongs(2, 3)], [0]);
+    [Fact] public void Trilu() => GradCheck.Op(new Trilu(upper: false), [R(2, 4, 5), new Tensor([], [1L])], [0]);
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void CumSum(bool exclusive, bool reverse) => GradCheck.Op(new CumSum(exclusive, reverse), [R(3, 4, 2), new Tensor([], [1L])], [0]);
+    [Theory]
+    [InlineData("none")]
+    [InlineData("add")]
+    public void ScatterND(string reduction) =>
+        GradCheck.Op(new ScatterND(reduction), [R(4, 3, 2), new Tensor([2, 2], [1L, 2, -1, 0]), R(2, 2)], [0, 2]);
+    [Fact] public void GatherElements() => GradCheck.Op(new GatherElements(1), [R(3, 4), new Tensor([3, 2], [0L, 3, 1, 1, -1, 2])], [0]);
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public void DepthSpace(bool toSpace, bool crd) => GradCheck.Op(new DepthSpace(toSpace, 2, crd), [toSpace ? R(1, 8, 2, 3) : R(1, 2, 4, 6)], [0]);
+
+    [Theory]
+    [InlineData(ReduceKind.L1)]
+    [InlineData(ReduceKind.LogSum)]
+    [InlineData(ReduceKind.LogSumExp)]
+    [InlineData(ReduceKind.Prod)]
+    public void ReduceMore(ReduceKind kind)
+    {
+        var x = kind == ReduceKind.LogSum ? Positive(2, 3, 4) : S(2, 3, 4);
+        GradCheck.Op(new Ops.Reduce(kind, [1, -1], keepDims: true, noopWithEmptyAxes: false), [x], [0]);
+        GradCheck.Op(new Ops.Reduce(kind, null, keepDims: false, noopWithEmptyAxes: false), [kind == ReduceKind.LogSum ? Positive(2, 3) : S(2, 3)], [0]);
+    }
+
+    [Fact]
+    public void ReduceAxesFromTheInputAndNoopWithEmptyAxes()
+    {
+        var x = R(2, 3, 4);
+        GradCheck.Op(new Ops.Reduce(ReduceKind.Mean, null, keepDims: false, noopWithEmptyAxes: false), [x, Tensor.FromLongs(-1)], [0]);
+        var same = new Ops.Reduce(ReduceKind.Sum, null, keepDims: true, noopWithEmptyAxes: true).Forward([x, Tensor.FromLongs()], out _)[0];
+        Assert.Equal(x.Shape, same.Shape);
+        Assert.Equal(x.AsFloats(), same.AsFloats());
+    }
+
+    [Fact]
+    public void ComparisonsAndLogicGiveBoolsAsZeroOrOneIntegers()
+    {
+        var a = new Tensor([4], [1f, 2f, float.NaN, -0f]);
+        var b = new Tensor([1], [2f]);
+        long[] Run(Op op, params Tensor[] inputs) => op.Forward(inputs, out _)[0].Longs!;
+        Assert.Equal(new long[] { 0, 1, 0, 0 }, Run(new Compare(CompareKind.Equal), a, b));
+        Assert.Equal(new long[] { 1, 0, 0, 1 }, Run(new Compare(CompareKind.Less), a, b));
+        Assert.Equal(new long[] { 1, 1, 0, 1 }, Run(new Compare(CompareKind.LessOrEqual), a, b));
+        Assert.Equal(new long[] { 0, 1, 0, 0 }, Run(new Compare(CompareKind.GreaterOrEqual), a, b));
+        Assert.Equal(new long[] { 1 }, Run(new Compare(CompareKind.Equal), new Tensor([1], [0f]), new Tensor([1], [-0f])));
+        var p = new Tensor([4], [0L, 1, 0, 1]); var q = new Tensor([4], [0L, 0, 1, 1]);
+        Assert.Equal(new long[] { 0, 0, 0, 1 }, Run(new Logical(LogicKind.And), p, q));
+        Assert.Equal(new long[] { 0, 1, 1, 1 }, Run(new Logical(LogicKind.Or), p, q));
+        Assert.Equal(new long[] { 0, 1, 1, 0 }, Run(new Logical(LogicKind.Xor), p, q));
+        Assert.Equal(new long[] { 1, 0, 1, 0 }, Run(new Not(), p));
+        // Where keeps integer values integer (Swin's masks) and picks by any non-zero condition.
+        var w = new Where().Forward([Run(new Not(), p) is var np ? new Tensor([4], np) : null, new Tensor([1], [7L]), q], out _)[0];
+        Assert.Equal(new long[] { 7, 0, 7, 1 }, w.Longs);
+    }
+
+    [Fact]
+    public void RangeAndIntegerModFollowTheSpec()
+    {
+        Assert.Equal(new long[] { 10, 7, 4, 1 }, new Ops.Range().Forward([new Tensor([], [10L]), new Tensor([], [-1L]), new Tensor([], [-3L])], out _)[0].Longs);
+        Assert.Empty(new Ops.Range().Forward([new Tensor([], [3L]), new Tensor([], [1L]), new Tensor([], [1L])], out _)[0].Longs!);
+        Assert.Equal(new[] { 0.5f, 1.0f, 1.5f }, new Ops.Range().Forward([Tensor.Scalar(0.5f), Tensor.Scalar(1.9f), Tensor.Scalar(0.5f)], out _)[0].AsFloats());
+        var a = new Tensor([4], [-7L, 7, -7, 7]); var b = new Tensor([4], [3L, -3, -3, 3]);
+        Assert.Equal(new long[] { 2, -2, -1, 1 }, new Mod(fmod: false).Forward([a, b], out _)[0].Longs); // sign of the divisor
+        Assert.Equal(new long[] { -1, 1, -1, 1 }, new Mod(fmod: true).Forward([a, b], out _)[0].Longs);  // sign of the dividend
     }
 
     [Fact]

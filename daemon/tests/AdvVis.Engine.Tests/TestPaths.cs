@@ -21,6 +21,10 @@ internal static class TestPaths
     public static string GeneratedModel(string file) => Existing(Path.Combine(RepoRoot, "daemon", "tests", ".cache", "models", file),
         "generated reference models: run `daemon/tests/reference/make_reference_models.sh daemon/tests/.cache/models` (needs Debian python3-torch)");
 
+    /// <summary>The torchvision classifiers and their PyTorch references (make_classifier_references.py, via scripts/setup.sh).</summary>
+    public static string GeneratedClassifier(string file) => Existing(Path.Combine(RepoRoot, "daemon", "tests", ".cache", "classifiers", file),
+        "generated classifier references: run `/usr/bin/python3 daemon/tests/reference/make_classifier_references.py daemon/tests/.cache/classifiers` (needs Debian python3-torch)");
+
     public const string OnnxTestData = "/usr/share/libonnx-testdata/data";
 
     private static string Existing(string path, string what) =>

@@ -195,7 +195,7 @@ public sealed class Model
 
         var constantArray = new Tensor?[names.Count];
         foreach (var (id, t) in constants) constantArray[id] = t;
-        nodes = FoldConstants(nodes, constantArray, names);
+        nodes = FoldConstants(nodes, constantArray, names, new StaticShapes(nodes, constantArray, inputs));
         foreach (var t in constantArray) if (t is not null) t.IsConstant = true;
         return new Model(onnx, names, ids, nodes, inputs, outputs, constantArray, parameters);
     }
@@ -235,14 +235,15 @@ public sealed class Model
 
     /// <summary>
     /// Evaluates at load time every node whose inputs are all constants and none of them a weight, e.g. the
-    /// Constant/Shape/Gather/Unsqueeze/Concat chains that feed Reshape. Weights are never folded into other values,
-    /// so gradients with respect to them stay meaningful.
+    /// Constant/Shape/Gather/Unsqueeze/Concat chains that feed Reshape, and (through <see cref="StaticShapes"/>) every
+    /// Shape node whose sizes the declared input fixes, with what is computed from it. Weights are never folded into
+    /// other values, so gradients with respect to them stay meaningful.
     /// </summary>
     /// <remarks>
     /// Folded values stay in memory with the model, so together they must fit the memory budget (each one's size is
     /// checked before it is allocated, by ShapeMath.Count); a model that needs more fails to load, naming the node.
     /// </remarks>
-    private static List<ModelNode> FoldConstants(List<ModelNode> nodes, Tensor?[] constants, List<string> valueNames)
+    private static List<ModelNode> FoldConstants(List<ModelNode> nodes, Tensor?[] constants, List<string> valueNames, StaticShapes shapes)
     {
         var weightIds = new HashSet<int>(Enumerable.Range(0, constants.Length).Where(i => constants[i] is { IsInteger: false }));
         var kept = new List<ModelNode>();
@@ -277,6 +278,7 @@ public sealed class Model
                     // Leave it to run time, where the same error surfaces with the user's input in context.
                 }
             }
+            else if (n.Op is not Unsupported && shapes.TryFold(n, constants)) continue;
             kept.Add(n);
         }
         return kept.Select((n, i) => n with { Index = i }).ToList();

@@ -72,7 +72,87 @@ public static class OperatorTable
         ["ReduceMin"] = (a, _, opset) => Reduction(ReduceKind.Min, a, opset, 18),
         ["ReduceSumSquare"] = (a, _, opset) => Reduction(ReduceKind.SumSquare, a, opset, 18),
         ["ReduceL2"] = (a, _, opset) => Reduction(ReduceKind.L2, a, opset, 18),
+        ["ReduceL1"] = (a, _, opset) => Reduction(ReduceKind.L1, a, opset, 18),
+        ["ReduceLogSum"] = (a, _, opset) => Reduction(ReduceKind.LogSum, a, opset, 18),
+        ["ReduceLogSumExp"] = (a, _, opset) => Reduction(ReduceKind.LogSumExp, a, opset, 18),
+        ["ReduceProd"] = (a, _, opset) => Reduction(ReduceKind.Prod, a, opset, 18),
+        ["ArgMax"] = (a, _, _) => new ArgExtreme(max: true, a.Int("axis", 0), a.Int("keepdims", 1) != 0, a.Int("select_last_index", 0) != 0),
+        ["ArgMin"] = (a, _, _) => new ArgExtreme(max: false, a.Int("axis", 0), a.Int("keepdims", 1) != 0, a.Int("select_last_index", 0) != 0),
+        ["CumSum"] = (a, _, _) => new CumSum(a.Int("exclusive", 0) != 0, a.Int("reverse", 0) != 0),
+        ["Range"] = (_, _, _) => new Ops.Range(),
+        ["Size"] = (_, _, _) => new Size(),
+
+        // Activations (Unary.cs) and their relatives.
+        ["HardSwish"] = (_, _, _) => new HardSwish(),
+        ["Erf"] = (_, _, _) => new Erf(),
+        ["Gelu"] = (a, _, _) => new Gelu(a.String("approximate", "none") switch
+        {
+            "none" => false,
+            "tanh" => true,
+            var other => throw new EngineException($"Gelu: approximate='{other}' is not one of 'none', 'tanh'."),
+        }),
+        ["Mish"] = (_, _, _) => new Mish(),
+        ["Selu"] = (a, _, _) => new Selu(a.Float("alpha", 1.67326319217681884765625f), a.Float("gamma", 1.05070102214813232421875f)),
+        ["Celu"] = (a, _, _) => new Celu(a.Float("alpha", 1f)),
+        ["ThresholdedRelu"] = (a, _, _) => new ThresholdedRelu(a.Float("alpha", 1f)),
+        ["Softsign"] = (_, _, _) => new Softsign(),
+        ["PRelu"] = (_, _, opset) => new PRelu(channelSlope: opset < 7),
+        ["Sin"] = (_, _, _) => new Trigonometric(cosine: false),
+        ["Cos"] = (_, _, _) => new Trigonometric(cosine: true),
+        ["Floor"] = (_, _, _) => new Rounding(RoundingKind.Floor),
+        ["Ceil"] = (_, _, _) => new Rounding(RoundingKind.Ceil),
+        ["Round"] = (_, _, _) => new Rounding(RoundingKind.Round),
+        ["Sign"] = (_, _, _) => new Rounding(RoundingKind.Sign),
+        ["Mod"] = (a, _, _) => new Mod(a.Int("fmod", 0) != 0),
+        ["Mean"] = (_, _, _) => new Mean(),
+
+        // Comparisons, logic and selection (Logic.cs): booleans are 0/1 int64 tensors.
+        ["Equal"] = (_, _, _) => new Compare(CompareKind.Equal),
+        ["Less"] = (_, _, _) => new Compare(CompareKind.Less),
+        ["Greater"] = (_, _, _) => new Compare(CompareKind.Greater),
+        ["LessOrEqual"] = (_, _, _) => new Compare(CompareKind.LessOrEqual),
+        ["GreaterOrEqual"] = (_, _, _) => new Compare(CompareKind.GreaterOrEqual),
+        ["Not"] = (_, _, _) => new Not(),
+        ["And"] = (_, _, _) => new Logical(LogicKind.And),
+        ["Or"] = (_, _, _) => new Logical(LogicKind.Or),
+        ["Xor"] = (_, _, _) => new Logical(LogicKind.Xor),
+        ["Where"] = (_, _, _) => new Where(),
+        ["IsNaN"] = (_, _, _) => new FloatClass(infinity: false),
+        ["IsInf"] = (a, _, _) => new FloatClass(infinity: true, a.Int("detect_positive", 1) != 0, a.Int("detect_negative", 1) != 0),
+
+        // Normalisation, products, resampling, layout.
+        ["LayerNormalization"] = (a, _, _) => new LayerNormalization(a.Int("axis", -1), a.Float("epsilon", 1e-5f)),
+        ["InstanceNormalization"] = (a, _, _) => new InstanceNormalization(a.Float("epsilon", 1e-5f)),
+        ["Einsum"] = (a, _, _) => new Einsum(a.String("equation", "")),
+        ["ConvTranspose"] = (a, _, _) => new ConvTranspose(a.Window(), (int)a.Int("group", 1),
+            a.Ints("output_padding")?.Select(v => (int)v).ToArray() ?? [], a.Ints("output_shape") is { Length: > 0 } s ? s.Select(v => (int)v).ToArray() : null),
+        ["Resize"] = (a, _, opset) => ResizeFor(a, opset),
+        ["Upsample"] = (a, _, opset) => new Resize(new ResizeAttributes(a.String("mode", "nearest") is "bilinear" ? "linear" : a.String("mode", "nearest"),
+            "asymmetric", "floor", -0.75f, false, 0f), scalesInput: opset < 9 ? -1 : 1, sizesInput: -1, roiInput: -1,
+            opset < 9 ? a.Floats("scales") ?? throw new EngineException("Upsample needs the scales attribute.") : null),
+        ["Tile"] = (_, _, _) => new Tile(),
+        ["Trilu"] = (a, _, _) => new Trilu(a.Int("upper", 1) != 0),
+        ["ScatterND"] = (a, _, _) => new ScatterND(a.String("reduction", "none")),
+        ["GatherElements"] = (a, _, _) => new GatherElements(a.Int("axis", 0)),
+        ["DepthToSpace"] = (a, _, _) => new DepthSpace(toSpace: true, (int)a.Int("blocksize", 1), a.String("mode", "DCR") == "CRD"),
+        ["SpaceToDepth"] = (a, _, _) => new DepthSpace(toSpace: false, (int)a.Int("blocksize", 1), false),
     };
+
+    /// <summary>
+    /// Resize 10 takes (X, scales) with asymmetric coordinates and floor rounding (PyTorch's nearest); from 11 it takes
+    /// (X, roi, scales, sizes) and the coordinate/rounding attributes. Opset 18's antialias, axes and aspect-ratio policy
+    /// are refused when set.
+    /// </summary>
+    private static Op ResizeFor(NodeAttributes a, long opset)
+    {
+        string mode = a.String("mode", "nearest");
+        if (opset < 11) return new Resize(new ResizeAttributes(mode, "asymmetric", "floor", -0.75f, false, 0f), 1, -1, -1, null);
+        if (a.Int("antialias", 0) != 0 || a.Has("axes") || a.String("keep_aspect_ratio_policy", "stretch") != "stretch")
+            throw new UnsupportedFeatureException("Resize: antialias, axes and keep_aspect_ratio_policy (opset 18) are not supported.");
+        return new Resize(new ResizeAttributes(mode, a.String("coordinate_transformation_mode", "half_pixel"),
+            a.String("nearest_mode", "round_prefer_floor"), a.Float("cubic_coeff_a", -0.75f), a.Int("exclude_outside", 0) != 0,
+            a.Float("extrapolation_value", 0f)), scalesInput: 2, sizesInput: 3, roiInput: 1, null);
+    }
 
     /// <summary>Every ONNX operator (default domain) AdvVis runs forward and backward.</summary>
     public static IReadOnlyCollection<string> SupportedOperators => Factories.Keys;
@@ -116,6 +196,7 @@ internal sealed class NodeAttributes(OnnxNode node)
     public long Int(string name, long fallback) => node.Attributes.TryGetValue(name, out var a) ? a.Int : fallback;
     public float Float(string name, float fallback) => node.Attributes.TryGetValue(name, out var a) ? a.Float : fallback;
     public string String(string name, string fallback) => node.Attributes.TryGetValue(name, out var a) && a.String is not null ? a.String : fallback;
+    public float[]? Floats(string name) => node.Attributes.TryGetValue(name, out var a) ? a.Floats?.ToArray() ?? [] : null;
     public long[]? Ints(string name) => node.Attributes.TryGetValue(name, out var a) ? a.Ints?.ToArray() ?? [] : null;
     public Tensor? Tensor(string name) => node.Attributes.TryGetValue(name, out var a) && a.Tensor is not null ? TensorConversion.FromOnnx(a.Tensor) : null;
 

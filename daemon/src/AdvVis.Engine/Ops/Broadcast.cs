@@ -179,6 +179,32 @@ public static class Broadcasting
         return new Tensor(outShape, y);
     }
 
+    /// <summary>Visits every output position of a broadcast of shapes a and b with the flat index it reads in each.</summary>
+    public static void ForEach(int[] a, int[] b, int[] outShape, Action<int, int, int> visit)
+    {
+        if (ShapeMath.Count(outShape) == 0) return;
+        var plan = new BroadcastPlan(a, b, outShape);
+        for (int r = 0, o = 0; r < plan.Rows; r++)
+        for (int i = 0; i < plan.Inner; i++, o++)
+            visit(o, plan.AOffsets[r] + i * plan.AInner, plan.BOffsets[r] + i * plan.BInner);
+    }
+
+    /// <summary>Copies x broadcast to <paramref name="shape"/> (float or int64 storage kept).</summary>
+    public static Tensor To(Tensor x, int[] shape)
+    {
+        if (ShapeMath.SameShape(x.Shape, shape)) return x;
+        var outShape = ShapeMath.Broadcast(x.Shape, shape, "broadcast");
+        if (x.IsInteger)
+        {
+            var longs = new long[ShapeMath.Count(outShape)];
+            ForEach(x.Shape, outShape, outShape, (o, i, _) => longs[o] = x.Longs![i]);
+            return new Tensor(outShape, longs);
+        }
+        var y = Tensor.Uninitialized(outShape);
+        ForEach(x.Shape, outShape, outShape, (o, i, _) => y.Data[o] = x.Data[i]);
+        return y;
+    }
+
     /// <summary>target += sum of <paramref name="gradient"/> over the dimensions along which target was broadcast.</summary>
     public static void AccumulateReduced(ReadOnlySpan<float> gradient, int[] gradientShape, Span<float> target, int[] targetShape)
     {
@@ -332,5 +358,121 @@ public sealed class Variadic(BinaryKind kind) : Op
                 if (!claimed[j] && x.Data[j] == y.Data[j]) { claimed[j] = true; local.Data[j] = dy.Data[j]; }
             if (c.Wants(i)) Broadcasting.AccumulateReduced(local.Span, y.Shape, c.GradientOf(i).Span, c.Inputs[i]!.Shape);
         }
+    }
+}
+
+/// <summary>
+/// Remainder with broadcasting. fmod = 0: the sign of the divisor (Python's %, integers); fmod = 1: the sign of the
+/// dividend (C's fmod). Backward: da = dy, db = −dy · q with q = floor(a/b) or trunc(a/b), the quotient removed.
+/// </summary>
+public sealed class Mod(bool fmod) : Op
+{
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var a = Required(inputs, 0, "Mod");
+        var b = Required(inputs, 1, "Mod");
+        var shape = ShapeMath.Broadcast(a.Shape, b.Shape, "Mod");
+        saved = null;
+        if (a.IsInteger && b.IsInteger)
+        {
+            var av = a.Longs!; var bv = b.Longs!;
+            var y = new long[ShapeMath.Count(shape)];
+            Broadcasting.ForEach(a.Shape, b.Shape, shape, (o, i, j) =>
+            {
+                long x = av[i], d = bv[j];
+                if (d == 0) throw new EngineException("Mod: integer division by zero.");
+                long r = x % d;
+                if (!fmod && r != 0 && (r < 0) != (d < 0)) r += d;
+                y[o] = r;
+            });
+            return [new Tensor(shape, y)];
+        }
+        var af = a.IsInteger ? a.AsFloats() : a.Data; var bf = b.IsInteger ? b.AsFloats() : b.Data;
+        var result = Tensor.Uninitialized(shape);
+        Broadcasting.ForEach(a.Shape, b.Shape, shape, (o, i, j) =>
+        {
+            float r = af[i] % bf[j];
+            if (!fmod && r != 0 && (r < 0) != (bf[j] < 0)) r += bf[j];
+            result.Data[o] = r;
+        });
+        return [result];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        var a = c.Inputs[0]!; var b = c.Inputs[1]!; var dy = c.OutputGradient();
+        if (c.Wants(0) && !a.IsInteger) Broadcasting.AccumulateReduced(dy.Span, dy.Shape, c.GradientOf(0).Span, a.Shape);
+        if (c.Wants(1) && !b.IsInteger)
+        {
+            var af = a.AsFloats(); var bf = b.Data;
+            var local = Tensor.Uninitialized(dy.Shape);
+            Broadcasting.ForEach(a.Shape, b.Shape, dy.Shape, (o, i, j) =>
+            {
+                double q = (double)af[i] / bf[j];
+                local.Data[o] = (float)(-dy.Data[o] * (fmod ? Math.Truncate(q) : Math.Floor(q)));
+            });
+            Broadcasting.AccumulateReduced(local.Span, dy.Shape, c.GradientOf(1).Span, b.Shape);
+        }
+    }
+}
+
+/// <summary>
+/// y = x &lt; 0 ? slope·x : x, the slope broadcast to x (per channel: [C, 1, 1]). Backward: dx = dy · (x &lt; 0 ? slope : 1),
+/// dslope = Σ dy·x over the negative positions, summed over the broadcast dimensions.
+/// </summary>
+public sealed class PRelu(bool channelSlope = false) : Op
+{
+    /// <summary>Before opset 7 a 1-D slope of length C applies per channel (axis 1), not along the last axis.</summary>
+    private Tensor Slope(Tensor x, Tensor slope) =>
+        channelSlope && slope.Rank == 1 && x.Rank > 2 && slope.Length == x.Shape[1] && slope.Length != x.Shape[^1]
+            ? slope.Reshape(x.Shape.Skip(1).Select((d, i) => i == 0 ? d : 1).ToArray())
+            : slope;
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = RequireFloat(inputs, 0, "PRelu");
+        var slope = Slope(x, RequireFloat(inputs, 1, "PRelu"));
+        var shape = ShapeMath.Broadcast(x.Shape, slope.Shape, "PRelu");
+        var y = Tensor.Uninitialized(shape);
+        Broadcasting.ForEach(x.Shape, slope.Shape, shape, (o, i, j) =>
+        {
+            float v = x.Data[i];
+            y.Data[o] = v < 0f ? slope.Data[j] * v : v;
+        });
+        saved = null;
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        var x = c.Inputs[0]!; var slope = Slope(x, c.Inputs[1]!); var dy = c.OutputGradient();
+        var dx = c.Wants(0) ? Tensor.Zeros(dy.Shape) : null;
+        var ds = c.Wants(1) ? Tensor.Zeros(dy.Shape) : null;
+        Broadcasting.ForEach(x.Shape, slope.Shape, dy.Shape, (o, i, j) =>
+        {
+            float v = x.Data[i], g = dy.Data[o];
+            if (dx is not null) dx.Data[o] = v < 0f ? slope.Data[j] * g : g;
+            if (ds is not null && v < 0f) ds.Data[o] = v * g;
+        });
+        if (dx is not null) Broadcasting.AccumulateReduced(dx.Span, dy.Shape, c.GradientOf(0).Span, x.Shape);
+        if (ds is not null) Broadcasting.AccumulateReduced(ds.Span, dy.Shape, c.GradientOf(1).Span, slope.Shape);
+    }
+}
+
+/// <summary>y = (Σ inputs) / count with broadcasting. Backward: each input gets dy/count summed over its broadcast dims.</summary>
+public sealed class Mean : Op
+{
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var sum = new Sum().Forward(inputs, out saved)[0];
+        var y = Broadcasting.Apply(sum, Tensor.Scalar(inputs.Length), BinaryKind.Div, "Mean");
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        var dy = Broadcasting.Apply(c.OutputGradient(), Tensor.Scalar(c.Inputs.Length), BinaryKind.Div, "Mean");
+        for (int i = 0; i < c.Inputs.Length; i++)
+            if (c.Wants(i)) Broadcasting.AccumulateReduced(dy.Span, dy.Shape, c.GradientOf(i).Span, c.Inputs[i]!.Shape);
     }
 }

@@ -441,3 +441,125 @@ public sealed class Conv(WindowAttributes window, int group) : Op
         }
     }
 }
+
+/// <summary>
+/// ConvTranspose, the adjoint of Conv: X [N, C, (H,) W], W [C, M/group, kh, kw], B [M]. Each group's output is
+/// col2im(Wᵀ · X), the conv kernels' input-gradient path. Output size s·(in − 1) + output_padding + (k − 1)·d + 1 − pads,
+/// or output_shape (pads then follow the spec's SAME_UPPER/other split). Backward: dX = W · im2col(dY),
+/// dW = X · im2col(dY)ᵀ, dB = Σ dY.
+/// </summary>
+public sealed class ConvTranspose(WindowAttributes window, int group, int[] outputPadding, int[]? outputShape) : Op
+{
+    private sealed record Plan(int N, int C, int H, int W, int M, int Cg, int Mg, ConvGeometry G, int[] OutShape);
+
+    private Plan MakePlan(Tensor x, Tensor w)
+    {
+        if (x.Rank is not (3 or 4)) throw new UnsupportedFeatureException($"ConvTranspose on {x.Rank - 2}-D data is not supported (1-D and 2-D are).");
+        bool oneD = x.Rank == 3;
+        int n = x.Shape[0], c = x.Shape[1], h = oneD ? 1 : x.Shape[2], wd = x.Shape[^1];
+        if (w.Shape[0] != c || c % group != 0)
+            throw new EngineException($"ConvTranspose: input has {c} channels but weights {ShapeMath.Text(w.Shape)} with group {group} do not match.");
+        int mg = w.Shape[1], m = mg * group, kh = oneD ? 1 : w.Shape[2], kw = w.Shape[^1];
+        var win = window.As2D(oneD ? 1 : 2);
+        int[] pad2 = oneD ? [0, outputPadding.ElementAtOrDefault(0)] : [outputPadding.ElementAtOrDefault(0), outputPadding.ElementAtOrDefault(1)];
+        int[]? shape2 = outputShape is null ? null : oneD ? [1, outputShape[^1]] : [outputShape[^2], outputShape[^1]];
+        var sizes = new int[2]; var begins = new int[2];
+        int[] ins = [h, wd], ks = [kh, kw];
+        for (int a = 0; a < 2; a++)
+        {
+            int s = win.Strides.Length > a ? win.Strides[a] : 1, d = win.Dilations.Length > a ? win.Dilations[a] : 1;
+            int full = s * (ins[a] - 1) + pad2[a] + (ks[a] - 1) * d + 1;
+            int? target = shape2?[a] ?? (win.AutoPad is "SAME_UPPER" or "SAME_LOWER" ? ins[a] * s : null);
+            if (target is { } t)
+            {
+                // Floor division, as the ONNX reference: a negative total (output_shape beyond the full size) pads the end.
+                int total = full - t, half = (int)Math.Floor(total / 2.0);
+                begins[a] = win.AutoPad == "SAME_UPPER" ? half : total - half;
+                if (begins[a] < 0) throw new UnsupportedFeatureException($"ConvTranspose: output_shape {t} on axis {a} needs negative leading padding.");
+                sizes[a] = t;
+            }
+            else
+            {
+                int begin = win.AutoPad == "VALID" ? 0 : win.Pads.Length > a ? win.Pads[a] : 0;
+                int end = win.AutoPad == "VALID" ? 0 : win.Pads.Length > a + 2 ? win.Pads[a + 2] : 0;
+                begins[a] = begin;
+                sizes[a] = full - begin - end;
+            }
+            if (sizes[a] <= 0) throw new EngineException($"ConvTranspose: output size {sizes[a]} on axis {a} is not positive.");
+        }
+        var g = new ConvGeometry(mg, sizes[0], sizes[1], kh, kw,
+            win.Strides.Length > 0 ? win.Strides[0] : 1, win.Strides.Length > 1 ? win.Strides[1] : 1, begins[0], begins[1],
+            win.Dilations.Length > 0 ? win.Dilations[0] : 1, win.Dilations.Length > 1 ? win.Dilations[1] : 1, h, wd);
+        int[] outShape = oneD ? [n, m, sizes[1]] : [n, m, sizes[0], sizes[1]];
+        return new Plan(n, c, h, wd, m, c / group, mg, g, outShape);
+    }
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = RequireFloat(inputs, 0, "ConvTranspose");
+        var w = RequireFloat(inputs, 1, "ConvTranspose");
+        var bias = inputs.Length > 2 ? inputs[2] : null;
+        var p = MakePlan(x, w);
+        var y = Tensor.Zeros(p.OutShape);
+        int inPlane = p.H * p.W, outPlane = p.G.Height * p.G.Width, k = p.G.ColumnRows;
+        Parallelism.For(p.N, (long)p.N * p.C * inPlane * k, n =>
+        {
+            var columns = ArrayPool<float>.Shared.Rent(k * inPlane);
+            try
+            {
+                for (int gi = 0; gi < group; gi++)
+                {
+                    Kernels.Kernels.Gemm(true, false, k, inPlane, p.Cg, 1f, w.Data.AsSpan(gi * p.Cg * k, p.Cg * k), k,
+                        x.Data.AsSpan((n * p.C + gi * p.Cg) * inPlane, p.Cg * inPlane), inPlane, 0f, columns.AsSpan(0, k * inPlane), inPlane);
+                    Kernels.Kernels.Col2ImAccumulate(columns.AsSpan(0, k * inPlane), p.G, y.Data.AsSpan((n * p.M + gi * p.Mg) * outPlane, p.Mg * outPlane));
+                }
+            }
+            finally { ArrayPool<float>.Shared.Return(columns); }
+            if (bias is not null)
+                for (int m = 0; m < p.M; m++)
+                {
+                    var plane = y.Data.AsSpan((n * p.M + m) * outPlane, outPlane);
+                    System.Numerics.Tensors.TensorPrimitives.Add(plane, bias.Data[m], plane);
+                }
+        });
+        saved = null;
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        var x = c.Inputs[0]!; var w = c.Inputs[1]!;
+        var p = MakePlan(x, w);
+        var dy = c.OutputGradient();
+        int inPlane = p.H * p.W, outPlane = p.G.Height * p.G.Width, k = p.G.ColumnRows;
+        if (c.Wants(2) && c.Inputs.Length > 2 && c.Inputs[2] is not null)
+        {
+            var db = c.GradientOf(2).Data;
+            for (int n = 0; n < p.N; n++)
+            for (int m = 0; m < p.M; m++)
+                db[m] += System.Numerics.Tensors.TensorPrimitives.Sum(dy.Data.AsSpan((n * p.M + m) * outPlane, outPlane));
+        }
+        if (!c.Wants(0) && !c.Wants(1)) return;
+        var dx = c.Wants(0) ? c.GradientOf(0).Data : null;
+        var dw = c.Wants(1) ? c.GradientOf(1).Data : null;
+        var columns = ArrayPool<float>.Shared.Rent(k * inPlane);
+        try
+        {
+            // Images in order, so the weight gradient sums deterministically.
+            for (int n = 0; n < p.N; n++)
+            for (int gi = 0; gi < group; gi++)
+            {
+                var cols = columns.AsSpan(0, k * inPlane);
+                Kernels.Kernels.Im2Col(dy.Data.AsSpan((n * p.M + gi * p.Mg) * outPlane, p.Mg * outPlane), p.G, cols);
+                var wg = w.Data.AsSpan(gi * p.Cg * k, p.Cg * k);
+                if (dx is not null)
+                    Kernels.Kernels.Gemm(false, false, p.Cg, inPlane, k, 1f, wg, k, cols, inPlane, 1f,
+                        dx.AsSpan((n * p.C + gi * p.Cg) * inPlane, p.Cg * inPlane), inPlane);
+                if (dw is not null)
+                    Kernels.Kernels.Gemm(false, true, p.Cg, k, inPlane, 1f, x.Data.AsSpan((n * p.C + gi * p.Cg) * inPlane, p.Cg * inPlane), inPlane,
+                        cols, inPlane, 1f, dw.AsSpan(gi * p.Cg * k, p.Cg * k), k);
+            }
+        }
+        finally { ArrayPool<float>.Shared.Return(columns); }
+    }
+}

@@ -525,3 +525,265 @@ public sealed class Gather(long axis) : Op
         }
     }
 }
+
+/// <summary>
+/// Repeats the input along each axis (repeats input). Backward: dx[i] += Σ over the tiles of dy at the matching positions.
+/// </summary>
+public sealed class Tile : Op
+{
+    private static (int[] Shape, int[][] Offsets) Plan(Tensor x, Tensor repeatsInput)
+    {
+        var repeats = repeatsInput.AsLongs();
+        if (repeats.Length != x.Rank) throw new EngineException($"Tile: {repeats.Length} repeats for a rank-{x.Rank} input.");
+        var strides = ShapeMath.Strides(x.Shape);
+        var shape = new int[x.Rank];
+        var offsets = new int[x.Rank][];
+        for (int d = 0; d < x.Rank; d++)
+        {
+            if (repeats[d] < 0) throw new EngineException($"Tile: negative repeat {repeats[d]}.");
+            shape[d] = checked(x.Shape[d] * (int)repeats[d]);
+            int size = x.Shape[d], stride = strides[d];
+            offsets[d] = Enumerable.Range(0, shape[d]).Select(i => i % size * stride).ToArray();
+        }
+        return (shape, offsets);
+    }
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = Required(inputs, 0, "Tile");
+        var (shape, offsets) = Plan(x, Required(inputs, 1, "Tile"));
+        saved = null;
+        return [IndexedCopy.Gather(x, shape, offsets)];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (!c.Wants(0)) return;
+        var (shape, offsets) = Plan(c.Inputs[0]!, c.Inputs[1]!);
+        IndexedCopy.ScatterAdd(c.OutputGradient().Span, shape, offsets, c.GradientOf(0).Data);
+    }
+}
+
+/// <summary>
+/// Keeps the upper (upper = 1) or lower triangle of the last two axes, from diagonal k (input 1), zeroing the rest.
+/// Backward: the same mask applied to dy.
+/// </summary>
+public sealed class Trilu(bool upper) : Op
+{
+    private bool Keeps(int row, int column, long k) => upper ? column - row >= k : column - row <= k;
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = Required(inputs, 0, "Trilu");
+        long k = inputs.Length > 1 && inputs[1] is { } kt ? kt.AsLongs()[0] : 0;
+        if (x.Rank < 2) throw new EngineException($"Trilu needs rank ≥ 2, got {ShapeMath.Text(x.Shape)}.");
+        int rows = x.Shape[^2], cols = x.Shape[^1];
+        saved = null;
+        if (x.IsInteger)
+        {
+            var longs = new long[x.Length];
+            for (int i = 0; i < x.Length; i++) longs[i] = Keeps(i / cols % rows, i % cols, k) ? x.Longs![i] : 0;
+            return [new Tensor(x.Shape, longs)];
+        }
+        var y = Tensor.Uninitialized(x.Shape);
+        for (int i = 0; i < x.Length; i++) y.Data[i] = Keeps(i / cols % rows, i % cols, k) ? x.Data[i] : 0f;
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (!c.Wants(0)) return;
+        var x = c.Inputs[0]!;
+        long k = c.Inputs.Length > 1 && c.Inputs[1] is { } kt ? kt.AsLongs()[0] : 0;
+        int rows = x.Shape[^2], cols = x.Shape[^1];
+        var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
+        for (int i = 0; i < x.Length; i++) if (Keeps(i / cols % rows, i % cols, k)) dx[i] += dy[i];
+    }
+}
+
+/// <summary>
+/// ScatterND: a copy of data with the slices addressed by the last axis of indices replaced by updates (reduction
+/// "none"), or combined with them ("add", "mul", "max", "min"). Backward (none): d data = dy outside the written slices,
+/// d updates = dy gathered at them; (add): d data = dy, d updates = the gathered dy.
+/// </summary>
+public sealed class ScatterND(string reduction) : Op
+{
+    /// <summary>Flat start of each update slice in data, and the slice length.</summary>
+    private static (int[] Starts, int Slice) Plan(Tensor data, Tensor indices, Tensor updates)
+    {
+        if (indices.Rank < 1) throw new EngineException("ScatterND: indices need rank ≥ 1.");
+        int depth = indices.Shape[^1];
+        if (depth > data.Rank) throw new EngineException($"ScatterND: index depth {depth} exceeds the data rank {data.Rank}.");
+        int slice = ShapeMath.Count(data.Shape.AsSpan(depth));
+        int count = ShapeMath.Count(indices.Shape.AsSpan(0, indices.Rank - 1));
+        var expected = indices.Shape[..^1].Concat(data.Shape[depth..]).ToArray();
+        if (!ShapeMath.SameShape(updates.Shape, expected))
+            throw new EngineException($"ScatterND: updates {ShapeMath.Text(updates.Shape)} should have shape {ShapeMath.Text(expected)}.");
+        var strides = ShapeMath.Strides(data.Shape);
+        var idx = indices.AsLongs();
+        var starts = new int[count];
+        for (int u = 0; u < count; u++)
+        {
+            long flat = 0;
+            for (int d = 0; d < depth; d++)
+            {
+                long i = idx[u * depth + d], size = data.Shape[d];
+                if (i < 0) i += size;
+                if (i < 0 || i >= size) throw new EngineException($"ScatterND: index {idx[u * depth + d]} is out of range for axis {d} of size {size}.");
+                flat += i * strides[d];
+            }
+            starts[u] = (int)flat;
+        }
+        return (starts, slice);
+    }
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var data = Required(inputs, 0, "ScatterND");
+        var updates = Required(inputs, 2, "ScatterND");
+        var (starts, slice) = Plan(data, Required(inputs, 1, "ScatterND"), updates);
+        saved = null;
+        if (data.IsInteger)
+        {
+            var y = data.Longs!.AsSpan(0, data.Length).ToArray();
+            var u = updates.AsLongs();
+            for (int s = 0; s < starts.Length; s++)
+            for (int j = 0; j < slice; j++)
+            {
+                ref long t = ref y[starts[s] + j];
+                long v = u[s * slice + j];
+                t = reduction switch { "add" => t + v, "mul" => t * v, "max" => Math.Max(t, v), "min" => Math.Min(t, v), _ => v };
+            }
+            return [new Tensor(data.Shape, y)];
+        }
+        var result = Tensor.Uninitialized(data.Shape);
+        data.Span.CopyTo(result.Span);
+        var uf = updates.IsInteger ? updates.AsFloats() : updates.Data;
+        for (int s = 0; s < starts.Length; s++)
+        for (int j = 0; j < slice; j++)
+        {
+            ref float t = ref result.Data[starts[s] + j];
+            float v = uf[s * slice + j];
+            t = reduction switch { "add" => t + v, "mul" => t * v, "max" => MathF.Max(t, v), "min" => MathF.Min(t, v), _ => v };
+        }
+        return [result];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (reduction is not ("none" or "add"))
+            throw new UnsupportedFeatureException($"ScatterND: no gradient rule for reduction '{reduction}'.");
+        var data = c.Inputs[0]!; var updates = c.Inputs[2]!;
+        var (starts, slice) = Plan(data, c.Inputs[1]!, updates);
+        var dy = c.OutputGradient().Data;
+        if (c.Wants(0) && !data.IsInteger)
+        {
+            var local = dy.AsSpan(0, data.Length).ToArray();
+            // With "none" the written slices no longer depend on data.
+            if (reduction == "none") foreach (var s in starts) local.AsSpan(s, slice).Clear();
+            TensorPrimitives.Add(c.GradientOf(0).Span, local, c.GradientOf(0).Span);
+        }
+        if (c.Wants(2) && !updates.IsInteger)
+        {
+            // Where slices repeat under "none", the last write wins and only it receives the gradient.
+            var du = c.GradientOf(2).Data;
+            var winner = new Dictionary<int, int>();
+            for (int s = 0; s < starts.Length; s++) winner[starts[s]] = s;
+            for (int s = 0; s < starts.Length; s++)
+                if (reduction == "add" || winner[starts[s]] == s)
+                    TensorPrimitives.Add(du.AsSpan(s * slice, slice), dy.AsSpan(starts[s], slice), du.AsSpan(s * slice, slice));
+        }
+    }
+}
+
+/// <summary>
+/// DepthToSpace (DCR or CRD) and SpaceToDepth: a reshape, a fixed permutation and a reshape.
+/// Backward: the inverse permutation of dy.
+/// </summary>
+public sealed class DepthSpace(bool toSpace, int block, bool columnRowDepth) : Op
+{
+    private (int[] Split, int[] Perm, int[] Out) Plan(int[] s)
+    {
+        if (s.Length != 4) throw new EngineException($"{(toSpace ? "DepthToSpace" : "SpaceToDepth")} expects [N,C,H,W], got {ShapeMath.Text(s)}.");
+        int n = s[0], c = s[1], h = s[2], w = s[3], b = block;
+        if (toSpace)
+        {
+            if (c % (b * b) != 0) throw new EngineException($"DepthToSpace: {c} channels are not divisible by {b * b}.");
+            int cb = c / (b * b);
+            return columnRowDepth
+                ? ([n, cb, b, b, h, w], [0, 1, 4, 2, 5, 3], [n, cb, h * b, w * b])
+                : ([n, b, b, cb, h, w], [0, 3, 4, 1, 5, 2], [n, cb, h * b, w * b]);
+        }
+        if (h % b != 0 || w % b != 0) throw new EngineException($"SpaceToDepth: {h}x{w} is not divisible by block {b}.");
+        return ([n, c, h / b, b, w / b, b], [0, 3, 5, 1, 2, 4], [n, c * b * b, h / b, w / b]);
+    }
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = Required(inputs, 0, toSpace ? "DepthToSpace" : "SpaceToDepth");
+        var (split, perm, output) = Plan(x.Shape);
+        saved = null;
+        return [Transpose.Apply(x.Reshape(split), perm).Reshape(output)];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (!c.Wants(0)) return;
+        var x = c.Inputs[0]!;
+        var (split, perm, _) = Plan(x.Shape);
+        var inverse = new int[perm.Length];
+        for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+        var dy = c.OutputGradient().Reshape(perm.Select(p => split[p]).ToArray());
+        var dx = c.GradientOf(0).Span;
+        TensorPrimitives.Add(dx, Transpose.Apply(dy, inverse).Span, dx);
+    }
+}
+
+/// <summary>
+/// GatherElements: y[i…] = x[… index[i…] on axis …], index the same rank as x. Backward: scatter-add dy.
+/// </summary>
+public sealed class GatherElements(long axis) : Op
+{
+    private static int[] Sources(Tensor x, Tensor index, int a)
+    {
+        if (index.Rank != x.Rank) throw new EngineException("GatherElements: indices must have the data's rank.");
+        var idx = index.AsLongs();
+        var xs = ShapeMath.Strides(x.Shape);
+        var sources = new int[index.Length];
+        var pos = new int[index.Rank];
+        for (int o = 0; o < sources.Length; o++)
+        {
+            long flat = 0;
+            for (int d = 0; d < index.Rank; d++)
+            {
+                long i = d == a ? idx[o] : pos[d];
+                if (d == a && i < 0) i += x.Shape[a];
+                if (i < 0 || i >= x.Shape[d]) throw new EngineException($"GatherElements: index {idx[o]} is out of range for axis {a} of size {x.Shape[a]}.");
+                flat += i * xs[d];
+            }
+            sources[o] = (int)flat;
+            for (int d = index.Rank - 1; d >= 0; d--) { if (++pos[d] < index.Shape[d]) break; pos[d] = 0; }
+        }
+        return sources;
+    }
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = Required(inputs, 0, "GatherElements"); var index = Required(inputs, 1, "GatherElements");
+        var sources = Sources(x, index, ShapeMath.Axis(axis, x.Rank, "GatherElements"));
+        saved = null;
+        if (x.IsInteger) return [new Tensor(index.Shape, sources.Select(s => x.Longs![s]).ToArray())];
+        var y = Tensor.Uninitialized(index.Shape);
+        for (int o = 0; o < sources.Length; o++) y.Data[o] = x.Data[sources[o]];
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (!c.Wants(0)) return;
+        var x = c.Inputs[0]!;
+        var sources = Sources(x, c.Inputs[1]!, ShapeMath.Axis(axis, x.Rank, "GatherElements"));
+        var dy = c.OutputGradient().Data; var dx = c.GradientOf(0).Data;
+        for (int o = 0; o < sources.Length; o++) dx[sources[o]] += dy[o];
+    }
+}

@@ -19,11 +19,17 @@ public sealed class Shape(long start, long? end) : Op
     public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
     {
         var x = Required(inputs, 0, "Shape");
-        int rank = x.Rank;
+        var (s, e) = Range(x.Rank);
+        saved = null;
+        return [Tensor.FromLongs(x.Shape[s..e].Select(d => (long)d).ToArray())];
+    }
+
+    /// <summary>The [start, end) range of axes reported for an input of this rank.</summary>
+    public (int Start, int End) Range(int rank)
+    {
         int s = (int)Math.Clamp(start < 0 ? start + rank : start, 0, rank);
         int e = (int)Math.Clamp(end is { } v ? (v < 0 ? v + rank : v) : rank, 0, rank);
-        saved = null;
-        return [Tensor.FromLongs(x.Shape[s..Math.Max(s, e)].Select(d => (long)d).ToArray())];
+        return (s, Math.Max(s, e));
     }
 }
 
@@ -67,11 +73,12 @@ public sealed class Cast(bool toFloat, bool toBool) : Op
     }
 }
 
-public enum ReduceKind { Mean, Sum, Max, Min, SumSquare, L2 }
+public enum ReduceKind { Mean, Sum, Max, Min, SumSquare, L2, L1, LogSum, LogSumExp, Prod }
 
 /// <summary>
 /// Reductions over axes (attribute, or input 1 for ReduceSum ≥ 13 and all reductions ≥ 18), keepdims by default.
-/// Backward: Sum spreads dy, Mean spreads dy/count, Max/Min send dy to every tied extreme, SumSquare 2x·dy, L2 x/y·dy.
+/// Backward: Sum spreads dy, Mean spreads dy/count, Max/Min send dy to every tied extreme, SumSquare 2x·dy, L2 x/y·dy,
+/// L1 sign(x)·dy, LogSum dy/e^y, LogSumExp e^(x−y)·dy, Prod (∏ of the others)·dy.
 /// </summary>
 public sealed class Reduce(ReduceKind kind, long[]? attributeAxes, bool keepDims, bool noopWithEmptyAxes) : Op
 {
@@ -104,6 +111,27 @@ public sealed class Reduce(ReduceKind kind, long[]? attributeAxes, bool keepDims
             ForEachPair(x.Shape, kept, (xi, yi) => y.Data[yi] += x.Data[xi] * x.Data[xi]);
             if (kind == ReduceKind.L2) TensorPrimitives.Sqrt(y.Span, y.Span);
         }
+        else if (kind == ReduceKind.L1) ForEachPair(x.Shape, kept, (xi, yi) => y.Data[yi] += MathF.Abs(x.Data[xi]));
+        else if (kind == ReduceKind.Prod)
+        {
+            y.Span.Fill(1f);
+            ForEachPair(x.Shape, kept, (xi, yi) => y.Data[yi] *= x.Data[xi]);
+        }
+        else if (kind == ReduceKind.LogSumExp)
+        {
+            // Shifted by each group's maximum, summed in double.
+            var top = new float[y.Length];
+            top.AsSpan().Fill(float.NegativeInfinity);
+            ForEachPair(x.Shape, kept, (xi, yi) => top[yi] = MathF.Max(top[yi], x.Data[xi]));
+            var sums = new double[y.Length];
+            ForEachPair(x.Shape, kept, (xi, yi) => sums[yi] += Math.Exp(x.Data[xi] - top[yi]));
+            for (int i = 0; i < y.Length; i++) y.Data[i] = float.IsNegativeInfinity(top[i]) ? top[i] : (float)(top[i] + Math.Log(sums[i]));
+        }
+        else if (kind == ReduceKind.LogSum)
+        {
+            Broadcasting.AccumulateReduced(x.Span, x.Shape, y.Span, kept);
+            TensorPrimitives.Log(y.Span, y.Span);
+        }
         else
         {
             Broadcasting.AccumulateReduced(x.Span, x.Shape, y.Span, kept);
@@ -122,6 +150,7 @@ public sealed class Reduce(ReduceKind kind, long[]? attributeAxes, bool keepDims
         var y = c.Outputs[0].Reshape(kept);
         var dx = c.GradientOf(0).Data;
         int count = x.Length / Math.Max(dy.Length, 1);
+        var others = kind == ReduceKind.Prod ? ProductOfOthers(x, kept) : null;
         ForEachPair(x.Shape, kept, (xi, yi) =>
         {
             dx[xi] += kind switch
@@ -130,9 +159,31 @@ public sealed class Reduce(ReduceKind kind, long[]? attributeAxes, bool keepDims
                 ReduceKind.Mean => dy.Data[yi] / count,
                 ReduceKind.SumSquare => 2f * x.Data[xi] * dy.Data[yi],
                 ReduceKind.L2 => y.Data[yi] == 0f ? 0f : x.Data[xi] / y.Data[yi] * dy.Data[yi],
+                ReduceKind.L1 => x.Data[xi] > 0f ? dy.Data[yi] : x.Data[xi] < 0f ? -dy.Data[yi] : 0f,
+                ReduceKind.LogSum => dy.Data[yi] / MathF.Exp(y.Data[yi]),
+                ReduceKind.LogSumExp => MathF.Exp(x.Data[xi] - y.Data[yi]) * dy.Data[yi],
+                ReduceKind.Prod => others![xi] * dy.Data[yi],
                 _ => x.Data[xi] == y.Data[yi] ? dy.Data[yi] : 0f,
             };
         });
+    }
+
+    /// <summary>For each element, the product of the other elements of its group (exact with zeros, unlike y/x).</summary>
+    private static float[] ProductOfOthers(Tensor x, int[] kept)
+    {
+        var groups = new List<int>[ShapeMath.Count(kept)];
+        ForEachPair(x.Shape, kept, (xi, yi) => (groups[yi] ??= []).Add(xi));
+        var result = new float[x.Length];
+        foreach (var g in groups)
+        {
+            if (g is null) continue;
+            // Prefix and suffix products: result[i] = ∏_{j<i} · ∏_{j>i}.
+            double prefix = 1;
+            for (int i = 0; i < g.Count; i++) { result[g[i]] = (float)prefix; prefix *= x.Data[g[i]]; }
+            double suffix = 1;
+            for (int i = g.Count - 1; i >= 0; i--) { result[g[i]] = (float)(result[g[i]] * suffix); suffix *= x.Data[g[i]]; }
+        }
+        return result;
     }
 
     /// <summary>Visits every element of x with the index of the reduced element it belongs to.</summary>
@@ -164,4 +215,137 @@ public sealed class Unsupported(string opType, string nodeName, long opset, stri
 
     public override Tensor[] Forward(Tensor?[] inputs, out object? saved) =>
         throw new EngineException($"Operator '{opType}' (node '{nodeName}', opset {opset}) is not supported by AdvVis: {reason}");
+}
+
+/// <summary>Range(start, limit, delta): max(⌈(limit − start)/delta⌉, 0) values start + i·delta, int64 or float.</summary>
+public sealed class Range : Op
+{
+    public override bool IsDifferentiable => false;
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var start = Required(inputs, 0, "Range"); var limit = Required(inputs, 1, "Range"); var delta = Required(inputs, 2, "Range");
+        saved = null;
+        if (start.IsInteger && limit.IsInteger && delta.IsInteger)
+        {
+            long s = start.Longs![0], l = limit.Longs![0], d = delta.Longs![0];
+            if (d == 0) throw new EngineException("Range: delta is 0.");
+            long n = Math.Max((long)Math.Ceiling((double)(l - s) / d), 0);
+            if (n > int.MaxValue) throw new EngineException($"Range: {n} values are too many.");
+            var values = new long[n];
+            for (long i = 0; i < n; i++) values[i] = s + i * d;
+            return [new Tensor([(int)n], values)];
+        }
+        float fs = start.AsFloats()[0], fl = limit.AsFloats()[0], fd = delta.AsFloats()[0];
+        if (fd == 0) throw new EngineException("Range: delta is 0.");
+        double count = Math.Max(Math.Ceiling(((double)fl - fs) / fd), 0);
+        if (count > int.MaxValue) throw new EngineException($"Range: {count} values are too many.");
+        var y = new float[(int)count];
+        for (int i = 0; i < y.Length; i++) y[i] = fs + i * fd;
+        return [new Tensor([y.Length], y)];
+    }
+}
+
+/// <summary>The element count of the input as an int64 scalar.</summary>
+public sealed class Size : Op
+{
+    public override bool IsDifferentiable => false;
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        saved = null;
+        return [new Tensor([], [(long)Required(inputs, 0, "Size").Length])];
+    }
+}
+
+/// <summary>ArgMax / ArgMin along an axis (first or last extreme), int64 indices. Not differentiable.</summary>
+public sealed class ArgExtreme(bool max, long axis, bool keepDims, bool selectLast) : Op
+{
+    public override bool IsDifferentiable => false;
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = Required(inputs, 0, max ? "ArgMax" : "ArgMin");
+        int a = ShapeMath.Axis(axis, x.Rank, max ? "ArgMax" : "ArgMin");
+        int outer = ShapeMath.Count(x.Shape.AsSpan(0, a)), length = x.Shape[a], inner = ShapeMath.Count(x.Shape.AsSpan(a + 1));
+        var v = x.AsFloats();
+        var result = new long[outer * inner];
+        for (int o = 0; o < outer; o++)
+        for (int i = 0; i < inner; i++)
+        {
+            int best = 0;
+            for (int k = 1; k < length; k++)
+            {
+                float candidate = v[(o * length + k) * inner + i], current = v[(o * length + best) * inner + i];
+                bool better = max ? candidate > current : candidate < current;
+                if (better || (selectLast && candidate == current)) best = k;
+            }
+            result[o * inner + i] = best;
+        }
+        var shape = keepDims ? x.Shape.Select((d, i) => i == a ? 1 : d).ToArray() : x.Shape.Where((_, i) => i != a).ToArray();
+        saved = null;
+        return [new Tensor(shape, result)];
+    }
+}
+
+/// <summary>
+/// Cumulative sum along an axis (input 1), optionally exclusive and/or reversed. Backward: the cumulative sum of dy
+/// in the opposite direction, with the same exclusivity.
+/// </summary>
+public sealed class CumSum(bool exclusive, bool reverse) : Op
+{
+    private static void Scan(ReadOnlySpan<float> x, Span<float> y, int outer, int length, int inner, bool exclusive, bool reverse, bool accumulate)
+    {
+        for (int o = 0; o < outer; o++)
+        for (int i = 0; i < inner; i++)
+        {
+            double running = 0;
+            for (int step = 0; step < length; step++)
+            {
+                int k = reverse ? length - 1 - step : step;
+                int at = (o * length + k) * inner + i;
+                if (exclusive) { y[at] = (float)(accumulate ? y[at] + running : running); running += x[at]; }
+                else { running += x[at]; y[at] = (float)(accumulate ? y[at] + running : running); }
+            }
+        }
+    }
+
+    private static (int Outer, int Length, int Inner) Layout(Tensor x, Tensor axisInput)
+    {
+        int a = ShapeMath.Axis(axisInput.AsLongs()[0], x.Rank, "CumSum");
+        return (ShapeMath.Count(x.Shape.AsSpan(0, a)), x.Shape[a], ShapeMath.Count(x.Shape.AsSpan(a + 1)));
+    }
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = Required(inputs, 0, "CumSum");
+        var (outer, length, inner) = Layout(x, Required(inputs, 1, "CumSum"));
+        saved = null;
+        if (x.IsInteger)
+        {
+            var v = x.Longs!; var r = new long[x.Length];
+            for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                long running = 0;
+                for (int step = 0; step < length; step++)
+                {
+                    int at = (o * length + (reverse ? length - 1 - step : step)) * inner + i;
+                    if (exclusive) { r[at] = running; running += v[at]; }
+                    else { running += v[at]; r[at] = running; }
+                }
+            }
+            return [new Tensor(x.Shape, r)];
+        }
+        var y = Tensor.Uninitialized(x.Shape);
+        Scan(x.Span, y.Span, outer, length, inner, exclusive, reverse, accumulate: false);
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (!c.Wants(0)) return;
+        var (outer, length, inner) = Layout(c.Inputs[0]!, c.Inputs[1]!);
+        Scan(c.OutputGradient().Span, c.GradientOf(0).Span, outer, length, inner, exclusive, !reverse, accumulate: true);
+    }
 }

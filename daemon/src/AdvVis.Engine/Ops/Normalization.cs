@@ -195,3 +195,159 @@ public sealed class Softmax(long axis, bool legacyCoerce, bool logarithmic) : Op
         }
     }
 }
+
+/// <summary>
+/// Normalisation over rows: each row of x is standardised, x̂ = (x − μ)·r with r = 1/√(σ² + ε) (statistics in double),
+/// then scaled and shifted. LayerNormalization's rows are the trailing axes from <c>axis</c>, with a scale per row
+/// element; InstanceNormalization's are the spatial planes of each (image, channel), with a scale per channel.
+/// Backward: with g = dy·γ, dx = r·(g − mean(g) − x̂·mean(g·x̂)); dγ = Σ dy·x̂ and dβ = Σ dy.
+/// </summary>
+internal static class RowNormalization
+{
+    public static void Forward(ReadOnlySpan<float> x, float epsilon, Span<float> y, out float mean, out float inverse,
+        ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, float scaleAll, float biasAll)
+    {
+        double sum = 0;
+        foreach (var v in x) sum += v;
+        double mu = sum / x.Length, squares = 0;
+        foreach (var v in x) squares += (v - mu) * (v - mu);
+        double r = 1 / Math.Sqrt(squares / x.Length + epsilon);
+        for (int j = 0; j < x.Length; j++)
+        {
+            double normalized = (x[j] - mu) * r;
+            y[j] = (float)(normalized * (scale.IsEmpty ? scaleAll : scale[j]) + (bias.IsEmpty ? biasAll : bias[j]));
+        }
+        mean = (float)mu; inverse = (float)r;
+    }
+
+    public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, float mean, float inverse,
+        ReadOnlySpan<float> scale, float scaleAll, Span<float> dx, Span<float> dScale, Span<float> dBias, ref double dScaleAll, ref double dBiasAll)
+    {
+        int n = x.Length;
+        double sumG = 0, sumGx = 0;
+        for (int j = 0; j < n; j++)
+        {
+            double xh = (x[j] - mean) * (double)inverse, g = dy[j] * (double)(scale.IsEmpty ? scaleAll : scale[j]);
+            sumG += g; sumGx += g * xh;
+            if (!dScale.IsEmpty) dScale[j] += (float)(dy[j] * xh);
+            else dScaleAll += dy[j] * xh;
+            if (!dBias.IsEmpty) dBias[j] += dy[j];
+            else dBiasAll += dy[j];
+        }
+        if (dx.IsEmpty) return;
+        double meanG = sumG / n, meanGx = sumGx / n;
+        for (int j = 0; j < n; j++)
+        {
+            double xh = (x[j] - mean) * (double)inverse, g = dy[j] * (double)(scale.IsEmpty ? scaleAll : scale[j]);
+            dx[j] += (float)(inverse * (g - meanG - xh * meanGx));
+        }
+    }
+}
+
+/// <summary>
+/// LayerNormalization (opset 17): rows are the axes from <c>axis</c> on; Scale (and the optional B) broadcast to the
+/// row shape. The optional Mean and InvStdDev outputs have the row axes set to 1 (gradients flow through them too).
+/// </summary>
+public sealed class LayerNormalization(long axis, float epsilon) : Op
+{
+    private (int Rows, int Length, int[] RowShape) Layout(Tensor x)
+    {
+        int a = ShapeMath.Axis(axis, x.Rank, "LayerNormalization");
+        var rowShape = x.Shape[a..];
+        int length = ShapeMath.Count(rowShape);
+        return (length == 0 ? 0 : x.Length / length, length, rowShape);
+    }
+
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = RequireFloat(inputs, 0, "LayerNormalization");
+        var (rows, length, rowShape) = Layout(x);
+        var scale = Broadcasting.To(RequireFloat(inputs, 1, "LayerNormalization"), rowShape);
+        var bias = inputs.Length > 2 && inputs[2] is { } b ? Broadcasting.To(b, rowShape) : null;
+        if (scale.Length != length || bias is not null && bias.Length != length)
+            throw new EngineException($"LayerNormalization: Scale/B do not broadcast to the normalised shape {ShapeMath.Text(rowShape)}.");
+        var y = Tensor.Uninitialized(x.Shape);
+        int a = x.Rank - rowShape.Length;
+        var statShape = x.Shape.Select((d, i) => i < a ? d : 1).ToArray();
+        var mean = new Tensor(statShape, new float[rows]);
+        var inverse = new Tensor(statShape, new float[rows]);
+        Kernels.Parallelism.For(rows, (long)rows * length * 8, r =>
+            RowNormalization.Forward(x.Data.AsSpan(r * length, length), epsilon, y.Data.AsSpan(r * length, length),
+                out mean.Data[r], out inverse.Data[r], scale.Data.AsSpan(0, length), bias is null ? default : bias.Data.AsSpan(0, length), 0f, 0f));
+        // The statistics travel in saved too: nothing may read the optional outputs, so a pass need not keep them.
+        saved = (mean.Data, inverse.Data);
+        return [y, mean, inverse];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        var x = c.Inputs[0]!;
+        var (rows, length, rowShape) = Layout(x);
+        var scaleInput = c.Inputs[1]!;
+        var scale = Broadcasting.To(scaleInput, rowShape);
+        var (mean, inverse) = ((float[], float[]))c.Saved!;
+        var dy = c.OutputGradient().Data;
+        var dx = c.Wants(0) ? c.GradientOf(0).Data : null;
+        var dScale = c.Wants(1) ? new float[length] : null;
+        bool hasBias = c.Inputs.Length > 2 && c.Inputs[2] is not null;
+        var dBias = hasBias && c.Wants(2) ? new float[length] : null;
+        var scratchScale = new float[length]; var scratchBias = new float[length];
+        double unusedScale = 0, unusedBias = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            RowNormalization.Backward(x.Data.AsSpan(r * length, length), dy.AsSpan(r * length, length), mean[r], inverse[r],
+                scale.Data.AsSpan(0, length), 0f, dx is null ? default : dx.AsSpan(r * length, length),
+                dScale ?? scratchScale, dBias ?? scratchBias, ref unusedScale, ref unusedBias);
+        }
+        // The optional statistics outputs: dμ/dx_j = 1/n and dr/dx_j = −r³(x_j − μ)/n.
+        var dMean = c.OutputGradients.Length > 1 ? c.OutputGradients[1] : null;
+        var dInverse = c.OutputGradients.Length > 2 ? c.OutputGradients[2] : null;
+        if (dx is not null && (dMean is not null || dInverse is not null))
+            for (int r = 0; r < rows; r++)
+            {
+                double gm = dMean?.Data[r] ?? 0, gr = dInverse?.Data[r] ?? 0, cube = (double)inverse[r] * inverse[r] * inverse[r];
+                for (int j = 0; j < length; j++)
+                    dx[r * length + j] += (float)((gm - gr * cube * (x.Data[r * length + j] - mean[r])) / length);
+            }
+        if (dScale is not null) Broadcasting.AccumulateReduced(dScale, rowShape, c.GradientOf(1).Span, scaleInput.Shape);
+        if (dBias is not null) Broadcasting.AccumulateReduced(dBias, rowShape, c.GradientOf(2).Span, c.Inputs[2]!.Shape);
+    }
+}
+
+/// <summary>InstanceNormalization: each (image, channel) plane standardised over its spatial positions, then γ_c·x̂ + β_c.</summary>
+public sealed class InstanceNormalization(float epsilon) : Op
+{
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = RequireFloat(inputs, 0, "InstanceNormalization");
+        var scale = RequireFloat(inputs, 1, "InstanceNormalization").Data;
+        var bias = RequireFloat(inputs, 2, "InstanceNormalization").Data;
+        if (x.Rank < 3) throw new EngineException($"InstanceNormalization expects [N,C,...], got {ShapeMath.Text(x.Shape)}.");
+        int channels = x.Shape[1], planes = x.Shape[0] * channels, plane = planes == 0 ? 0 : x.Length / planes;
+        var y = Tensor.Uninitialized(x.Shape);
+        var stats = new float[2 * planes];
+        Kernels.Parallelism.For(planes, (long)x.Length * 8, p =>
+            RowNormalization.Forward(x.Data.AsSpan(p * plane, plane), epsilon, y.Data.AsSpan(p * plane, plane),
+                out stats[2 * p], out stats[2 * p + 1], default, default, scale[p % channels], bias[p % channels]));
+        saved = stats;
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        var x = c.Inputs[0]!; var scale = c.Inputs[1]!.Data;
+        var stats = (float[])c.Saved!;
+        int channels = x.Shape[1], planes = x.Shape[0] * channels, plane = planes == 0 ? 0 : x.Length / planes;
+        var dy = c.OutputGradient().Data;
+        var dx = c.Wants(0) ? c.GradientOf(0).Data : null;
+        var dScale = new double[channels]; var dBias = new double[channels];
+        for (int p = 0; p < planes; p++)
+        {
+            int ch = p % channels;
+            RowNormalization.Backward(x.Data.AsSpan(p * plane, plane), dy.AsSpan(p * plane, plane), stats[2 * p], stats[2 * p + 1],
+                default, scale[ch], dx is null ? default : dx.AsSpan(p * plane, plane), default, default, ref dScale[ch], ref dBias[ch]);
+        }
+        if (c.Wants(1)) { var g = c.GradientOf(1).Data; for (int ch = 0; ch < channels; ch++) g[ch] += (float)dScale[ch]; }
+        if (c.Wants(2)) { var g = c.GradientOf(2).Data; for (int ch = 0; ch < channels; ch++) g[ch] += (float)dBias[ch]; }
+    }
+}

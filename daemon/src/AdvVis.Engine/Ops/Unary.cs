@@ -108,17 +108,31 @@ public sealed class Log : UnaryOp
     }
 }
 
-/// <summary>y = −x. Backward: dx −= dy.</summary>
+/// <summary>y = −x (int64 too, for shape arithmetic). Backward: dx −= dy.</summary>
 public sealed class Neg : UnaryOp
 {
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        if (Required(inputs, 0, "Neg") is not { IsInteger: true } x) return base.Forward(inputs, out saved);
+        saved = null;
+        return [new Tensor(x.Shape, x.Longs!.Take(x.Length).Select(v => -v).ToArray())];
+    }
+
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Negate(x, y);
     protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx) =>
         TensorPrimitives.Subtract(dx, dy, dx);
 }
 
-/// <summary>y = |x|. Backward: dx += dy · sign(x) (0 at 0).</summary>
+/// <summary>y = |x| (int64 too). Backward: dx += dy · sign(x) (0 at 0).</summary>
 public sealed class Abs : UnaryOp
 {
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        if (Required(inputs, 0, "Abs") is not { IsInteger: true } x) return base.Forward(inputs, out saved);
+        saved = null;
+        return [new Tensor(x.Shape, x.Longs!.Take(x.Length).Select(Math.Abs).ToArray())];
+    }
+
     protected override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Abs(x, y);
     protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
     {
@@ -233,8 +247,11 @@ public sealed class Identity(bool isDropout = false) : Op
     {
         var x = Required(inputs, 0, isDropout ? "Dropout" : "Identity");
         saved = null;
-        // Opset 12+ Dropout takes training_mode as input 2; AdvVis always runs inference.
-        if (isDropout && inputs.Length > 2 && inputs[2] is { } training && training.AsLongs().FirstOrDefault() != 0)
+        // Opset 12+ Dropout takes ratio (default 0.5) and training_mode as inputs 1 and 2; AdvVis always runs inference.
+        // Training mode with ratio 0 drops nothing and scales by 1 (torchvision 0.14's Swin exports its attention
+        // dropout that way), so it is the identity too.
+        if (isDropout && inputs.Length > 2 && inputs[2] is { } training && training.AsLongs().FirstOrDefault() != 0
+            && (inputs.Length < 2 || inputs[1] is not { } ratio || ratio.AsFloats().FirstOrDefault() != 0f))
             throw new UnsupportedFeatureException("Dropout in training mode is not supported; AdvVis runs models in inference mode.");
         if (!isDropout) return [x];
         var mask = new Tensor(x.Shape, Enumerable.Repeat(1L, x.Length).ToArray());
@@ -258,5 +275,216 @@ internal static class PassThrough
         // Elementwise, in fixed blocks for both cores.
         if (accumulate) Kernels.Parallelism.ForRange(dy.Length, (s, n) => TensorPrimitives.Add(dx.AsSpan(s, n), g.AsSpan(s, n), dx.AsSpan(s, n)));
         else Kernels.Parallelism.ForRange(dy.Length, (s, n) => TensorPrimitives.Add(g.AsSpan(s, n), 0f, dx.AsSpan(s, n)));
+    }
+}
+
+/// <summary>y = x · relu6(x + 3)/6 (opset 14). Backward: dx += dy · (2x + 3)/6 inside (−3, 3), dy above 3.</summary>
+public sealed class HardSwish : UnaryOp
+{
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = x[i] * Math.Clamp(x[i] / 6f + 0.5f, 0f, 1f);
+    }
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        // PyTorch's hardswish_backward: the boundaries −3 and 3 belong to the outer pieces.
+        for (int i = 0; i < dx.Length; i++)
+            dx[i] += x[i] < -3f ? 0f : x[i] <= 3f ? dy[i] * (x[i] / 3f + 0.5f) : dy[i];
+    }
+}
+
+/// <summary>y = erf x. Backward: dx += dy · 2/√π · e^(−x²).</summary>
+public sealed class Erf : UnaryOp
+{
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = (float)SpecialFunctions.Erf(x[i]);
+    }
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * (float)(SpecialFunctions.TwoOverSqrtPi * Math.Exp(-(double)x[i] * x[i]));
+    }
+}
+
+/// <summary>
+/// Gelu (opset 20; also the com.microsoft contrib op's formula): y = x·Φ(x) = x/2·(1 + erf(x/√2)), or with
+/// approximate = "tanh" y = x/2·(1 + tanh(√(2/π)(x + 0.044715x³))). Backward: the derivative of the chosen formula.
+/// </summary>
+public sealed class Gelu(bool tanhApproximation) : UnaryOp
+{
+    private const double Sqrt2OverPi = 0.79788456080286535588, Cubic = 0.044715;
+
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < y.Length; i++)
+        {
+            double v = x[i];
+            y[i] = (float)(tanhApproximation
+                ? 0.5 * v * (1 + Math.Tanh(Sqrt2OverPi * (v + Cubic * v * v * v)))
+                : 0.5 * v * (1 + SpecialFunctions.Erf(v / Math.Sqrt(2))));
+        }
+    }
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < dx.Length; i++)
+        {
+            double v = x[i], d;
+            if (tanhApproximation)
+            {
+                double t = Math.Tanh(Sqrt2OverPi * (v + Cubic * v * v * v));
+                d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * Sqrt2OverPi * (1 + 3 * Cubic * v * v);
+            }
+            else d = 0.5 * (1 + SpecialFunctions.Erf(v / Math.Sqrt(2))) + v * Math.Exp(-0.5 * v * v) / Math.Sqrt(2 * Math.PI);
+            dx[i] += (float)(dy[i] * d);
+        }
+    }
+}
+
+/// <summary>y = x · tanh(softplus(x)). Backward: dx += dy · (tanh(sp) + x·sigmoid(x)·(1 − tanh²(sp))).</summary>
+public sealed class Mish : UnaryOp
+{
+    private static double SoftplusOf(double v) => v > 20 ? v : Math.Log(1 + Math.Exp(v));
+
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = (float)(x[i] * Math.Tanh(SoftplusOf(x[i])));
+    }
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < dx.Length; i++)
+        {
+            double v = x[i], t = Math.Tanh(SoftplusOf(v)), s = 1 / (1 + Math.Exp(-v));
+            dx[i] += (float)(dy[i] * (t + v * s * (1 - t * t)));
+        }
+    }
+}
+
+/// <summary>y = γ·(x &gt; 0 ? x : α(e^x − 1)). Backward: dx += dy · γ·(x &gt; 0 ? 1 : αe^x).</summary>
+public sealed class Selu(float alpha, float gamma) : UnaryOp
+{
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = x[i] > 0f ? gamma * x[i] : gamma * alpha * (MathF.Exp(x[i]) - 1f);
+    }
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < dx.Length; i++) dx[i] += x[i] > 0f ? gamma * dy[i] : dy[i] * gamma * alpha * MathF.Exp(x[i]);
+    }
+}
+
+/// <summary>y = max(0, x) + min(0, α(e^(x/α) − 1)). Backward: dx += dy · (x &gt; 0 ? 1 : e^(x/α)).</summary>
+public sealed class Celu(float alpha) : UnaryOp
+{
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = x[i] > 0f ? x[i] : alpha * (MathF.Exp(x[i] / alpha) - 1f);
+    }
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < dx.Length; i++) dx[i] += x[i] > 0f ? dy[i] : dy[i] * MathF.Exp(x[i] / alpha);
+    }
+}
+
+/// <summary>y = x &gt; α ? x : 0. Backward: dx += dy where x &gt; α.</summary>
+public sealed class ThresholdedRelu(float alpha) : UnaryOp
+{
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = x[i] > alpha ? x[i] : 0f;
+    }
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < dx.Length; i++) if (x[i] > alpha) dx[i] += dy[i];
+    }
+}
+
+/// <summary>y = x / (1 + |x|). Backward: dx += dy / (1 + |x|)².</summary>
+public sealed class Softsign : UnaryOp
+{
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = x[i] / (1f + MathF.Abs(x[i]));
+    }
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < dx.Length; i++) { float d = 1f + MathF.Abs(x[i]); dx[i] += dy[i] / (d * d); }
+    }
+}
+
+/// <summary>y = sin x or cos x (runtime positional embeddings). Backward: dx += dy · cos x, or −dy · sin x.</summary>
+public sealed class Trigonometric(bool cosine) : UnaryOp
+{
+    protected override void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (cosine) TensorPrimitives.Cos(x, y); else TensorPrimitives.Sin(x, y);
+    }
+    protected override void Derive(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < dx.Length; i++) dx[i] += cosine ? -dy[i] * MathF.Sin(x[i]) : dy[i] * MathF.Cos(x[i]);
+    }
+}
+
+public enum RoundingKind { Floor, Ceil, Round, Sign }
+
+/// <summary>
+/// Floor, Ceil, Round (half to even) and Sign: piecewise constant, so the gradient is 0 almost everywhere (as in
+/// PyTorch). Integer inputs pass through unchanged (Sign maps them to −1/0/1).
+/// </summary>
+public sealed class Rounding(RoundingKind kind) : Op
+{
+    public override Tensor[] Forward(Tensor?[] inputs, out object? saved)
+    {
+        var x = Required(inputs, 0, kind.ToString());
+        saved = null;
+        if (x.IsInteger)
+            return [kind == RoundingKind.Sign ? new Tensor(x.Shape, x.Longs!.Take(x.Length).Select(v => (long)Math.Sign(v)).ToArray()) : x];
+        var y = Tensor.Uninitialized(x.Shape);
+        var s = x.Span; var d = y.Span;
+        for (int i = 0; i < d.Length; i++)
+            d[i] = kind switch
+            {
+                RoundingKind.Floor => MathF.Floor(s[i]),
+                RoundingKind.Ceil => MathF.Ceiling(s[i]),
+                RoundingKind.Round => MathF.Round(s[i], MidpointRounding.ToEven),
+                _ => float.IsNaN(s[i]) ? float.NaN : MathF.Sign(s[i]),
+            };
+        return [y];
+    }
+
+    public override void Backward(BackwardContext c)
+    {
+        if (c.Wants(0)) c.GradientOf(0); // zero almost everywhere: the buffer exists and stays zero
+    }
+}
+
+/// <summary>Special functions the elementwise ops need, in double precision.</summary>
+internal static class SpecialFunctions
+{
+    public const double TwoOverSqrtPi = 1.12837916709551257390;
+
+    /// <summary>
+    /// erf to about 1e-7 relative: its Maclaurin series below 0.5 (relative accuracy near 0, where erf ≈ 2x/√π), and
+    /// above it 1 − erfc from the Chebyshev fit of Numerical Recipes' erfcc (fractional error under 1.2e-7).
+    /// </summary>
+    public static double Erf(double x)
+    {
+        if (double.IsNaN(x)) return x;
+        double z = Math.Abs(x);
+        if (z < 0.5)
+        {
+            // Σ (−1)^n x^(2n+1) / (n! (2n+1)); 10 terms leave under 1e-14 at |x| = 0.5.
+            double x2 = x * x, term = x, sum = x;
+            for (int n = 1; n < 10; n++)
+            {
+                term *= -x2 / n;
+                sum += term / (2 * n + 1);
+            }
+            return TwoOverSqrtPi * sum;
+        }
+        if (z > 6) return Math.Sign(x);
+        double t = 1 / (1 + 0.5 * z);
+        double erfc = t * Math.Exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+            + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+        return Math.Sign(x) * (1 - erfc);
     }
 }
