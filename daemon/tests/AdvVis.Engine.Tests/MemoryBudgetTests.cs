@@ -42,6 +42,26 @@ public sealed class MemoryBudgetTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Range_sized_by_its_inputs_is_refused_before_allocating()
+    {
+        // Range(0, 2e9, 1) on int64 constants folds at load: its length comes from data, so it must pass the budget like any tensor.
+        var node = new OnnxNode("bomb", "Range", "", ["start", "limit", "delta"], ["y"], new Dictionary<string, OnnxAttribute>());
+        OnnxTensor Scalar(string name, long value) => new(name, [], OnnxElementType.Int64, null, [value]);
+        var graph = new OnnxGraph("range", [node], new Dictionary<string, OnnxTensor>
+            { ["start"] = Scalar("start", 0), ["limit"] = Scalar("limit", 2_000_000_000), ["delta"] = Scalar("delta", 1) }, [],
+            [new OnnxValueInfo("y", OnnxElementType.Int64, null)], []);
+        var onnx = new OnnxModel(8, "advvis-tests", new Dictionary<string, long> { [""] = 13 }, graph, null);
+        using var _ = MemoryBudget.Use(OneGiB);
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<MemoryBudgetExceededException>(() => Model.FromOnnx(onnx));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        output.WriteLine(e.Message);
+        Assert.Contains("node 'bomb' (Range)", e.Message);
+        Assert.Contains("more than the memory budget of 1 GiB", e.Message);
+        Assert.True(allocated < 16 << 20, $"{allocated} bytes allocated");
+    }
+
+    [Fact]
     public void Folded_constants_must_fit_the_budget_together()
     {
         // Eight ConstantOfShape of 1 MiB each, all kept as model constants: each fits a 4 MiB budget, together they do not.

@@ -232,7 +232,7 @@ public sealed class Range : Op
             if (d == 0) throw new EngineException("Range: delta is 0.");
             long n = Math.Max((long)Math.Ceiling((double)(l - s) / d), 0);
             if (n > int.MaxValue) throw new EngineException($"Range: {n} values are too many.");
-            var values = new long[n];
+            var values = new long[ShapeMath.Count([(int)n])]; // its size comes from data: checked against the memory budget
             for (long i = 0; i < n; i++) values[i] = s + i * d;
             return [new Tensor([(int)n], values)];
         }
@@ -240,7 +240,7 @@ public sealed class Range : Op
         if (fd == 0) throw new EngineException("Range: delta is 0.");
         double count = Math.Max(Math.Ceiling(((double)fl - fs) / fd), 0);
         if (count > int.MaxValue) throw new EngineException($"Range: {count} values are too many.");
-        var y = new float[(int)count];
+        var y = new float[ShapeMath.Count([(int)count])];
         for (int i = 0; i < y.Length; i++) y[i] = fs + i * fd;
         return [new Tensor([y.Length], y)];
     }
