@@ -13,26 +13,6 @@ public class ClassifierReferenceTests(Xunit.Abstractions.ITestOutputHelper outpu
 
     public static TheoryData<string> Models => new(Suite);
 
-    private static Tensor Load(string path)
-    {
-        var a = Npy.Read(path);
-        return new Tensor(a.Shape, a.ToFloatArray());
-    }
-
-    /// <summary>max |actual − expected| / max |expected|.</summary>
-    internal static double RelativeError(Tensor actual, Tensor expected)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        double maxDiff = 0, maxRef = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            maxDiff = Math.Max(maxDiff, Math.Abs((double)actual.Data[i] - expected.Data[i]));
-            maxRef = Math.Max(maxRef, Math.Abs((double)expected.Data[i]));
-        }
-        Assert.True(maxRef > 0, "reference tensor is all zeros; the comparison would be meaningless");
-        return maxDiff / maxRef;
-    }
-
     [Theory]
     [MemberData(nameof(Models))]
     public void LogitsAndInputGradientsMatchPyTorch(string name)
@@ -104,12 +84,12 @@ public class ClassifierReferenceTests(Xunit.Abstractions.ITestOutputHelper outpu
         try
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var pass = model.Forward(Load(Path.Combine(dir, "input.npy")), new RunOptions { RecordForBackward = true });
-            var grads = pass.Backward(new Dictionary<string, Tensor> { [model.OutputNames[0]] = Load(Path.Combine(dir, "cotangent.npy")) },
+            var pass = model.Forward(ReferenceComparison.LoadNpy(Path.Combine(dir, "input.npy")), new RunOptions { RecordForBackward = true });
+            var grads = pass.Backward(new Dictionary<string, Tensor> { [model.OutputNames[0]] = ReferenceComparison.LoadNpy(Path.Combine(dir, "cotangent.npy")) },
                 [model.Inputs[0].Name]);
             clock.Stop();
-            return new CoverageRow(name, model.Opset, megabytes, true, RelativeError(pass.Output, Load(Path.Combine(dir, "logits.npy"))),
-                RelativeError(grads[model.Inputs[0].Name], Load(Path.Combine(dir, "input_grad.npy"))), clock.Elapsed.TotalSeconds, null);
+            return new CoverageRow(name, model.Opset, megabytes, true, ReferenceComparison.RelativeError(pass.Output, ReferenceComparison.LoadNpy(Path.Combine(dir, "logits.npy"))),
+                ReferenceComparison.RelativeError(grads[model.Inputs[0].Name], ReferenceComparison.LoadNpy(Path.Combine(dir, "input_grad.npy"))), clock.Elapsed.TotalSeconds, null);
         }
         catch (EngineException e)
         {

@@ -6,26 +6,6 @@ namespace AdvVis.Engine.Tests;
 
 public class ReferenceAgreementTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    private static Tensor Load(string path)
-    {
-        var a = Npy.Read(path);
-        return new Tensor(a.Shape, a.ToFloatArray());
-    }
-
-    /// <summary>max |actual − expected| / max |expected|: relative to the tensor's scale, so tiny tensors are judged fairly.</summary>
-    private static double RelativeError(Tensor actual, Tensor expected)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        double maxDiff = 0, maxRef = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            maxDiff = Math.Max(maxDiff, Math.Abs((double)actual.Data[i] - expected.Data[i]));
-            maxRef = Math.Max(maxRef, Math.Abs((double)expected.Data[i]));
-        }
-        Assert.True(maxRef > 0, "reference tensor is all zeros; the comparison would be meaningless");
-        return maxDiff / maxRef;
-    }
-
     public static TheoryData<string, string> PyTorchModels => new()
     {
         { "resnet18-cifar", "/layer2/layer2.1/relu_1/Relu_output_0" },
@@ -39,18 +19,18 @@ public class ReferenceAgreementTests(Xunit.Abstractions.ITestOutputHelper output
     {
         var model = Model.Load(TestPaths.GeneratedModel(name + ".onnx"));
         var dir = TestPaths.TestData(Path.Combine("pytorch", name));
-        var input = Load(Path.Combine(dir, "input.npy"));
+        var input = ReferenceComparison.LoadNpy(Path.Combine(dir, "input.npy"));
         var pass = model.Forward(input, new RunOptions { RecordForBackward = true, Capture = [intermediate] });
 
-        double logitError = RelativeError(pass.Output, Load(Path.Combine(dir, "logits.npy")));
+        double logitError = ReferenceComparison.RelativeError(pass.Output, ReferenceComparison.LoadNpy(Path.Combine(dir, "logits.npy")));
         Assert.True(logitError < 1e-4, $"logits relative error {logitError:G3}");
-        Assert.True(RelativeError(pass[intermediate], Load(Path.Combine(dir, "intermediate.npy"))) < 1e-4, "intermediate activation");
+        Assert.True(ReferenceComparison.RelativeError(pass[intermediate], ReferenceComparison.LoadNpy(Path.Combine(dir, "intermediate.npy"))) < 1e-4, "intermediate activation");
 
-        var grads = pass.Backward(new Dictionary<string, Tensor> { [model.OutputNames[0]] = Load(Path.Combine(dir, "cotangent.npy")) },
+        var grads = pass.Backward(new Dictionary<string, Tensor> { [model.OutputNames[0]] = ReferenceComparison.LoadNpy(Path.Combine(dir, "cotangent.npy")) },
             [model.Inputs[0].Name, intermediate]);
-        double inputError = RelativeError(grads[model.Inputs[0].Name], Load(Path.Combine(dir, "input_grad.npy")));
+        double inputError = ReferenceComparison.RelativeError(grads[model.Inputs[0].Name], ReferenceComparison.LoadNpy(Path.Combine(dir, "input_grad.npy")));
         Assert.True(inputError < 1e-4, $"input gradient relative error {inputError:G3}");
-        double midError = RelativeError(grads[intermediate], Load(Path.Combine(dir, "intermediate_grad.npy")));
+        double midError = ReferenceComparison.RelativeError(grads[intermediate], ReferenceComparison.LoadNpy(Path.Combine(dir, "intermediate_grad.npy")));
         Assert.True(midError < 1e-4, $"intermediate gradient relative error {midError:G3}");
         output.WriteLine($"{name}: relative error logits {logitError:G3}, input gradient {inputError:G3}, intermediate gradient {midError:G3}");
     }
@@ -67,7 +47,7 @@ public class ReferenceAgreementTests(Xunit.Abstractions.ITestOutputHelper output
     {
         var model = Model.Load(TestPaths.SharedModel(stem + ".onnx"));
         var dir = TestPaths.TestData(Path.Combine("onnxref", stem));
-        var input = Load(Path.Combine(dir, "input.npy"));
+        var input = ReferenceComparison.LoadNpy(Path.Combine(dir, "input.npy"));
         var expected = Npz.Read(Path.Combine(dir, "intermediates.npz"));
         var computed = expected.Keys.Where(k => model.ConstantValue(k) is null).ToList();
         var pass = model.Forward(input, new RunOptions { Capture = computed });
@@ -76,7 +56,7 @@ public class ReferenceAgreementTests(Xunit.Abstractions.ITestOutputHelper output
         foreach (var name in computed)
         {
             var e = expected[name];
-            double err = RelativeError(pass[name], new Tensor(e.Shape, e.ToFloatArray()));
+            double err = ReferenceComparison.RelativeError(pass[name], new Tensor(e.Shape, e.ToFloatArray()));
             Assert.True(err < 1e-4, $"{stem}: '{name}' relative error {err:G3}");
             worst = Math.Max(worst, err);
         }

@@ -39,7 +39,7 @@ public class ShapeFoldingTests(Xunit.Abstractions.ITestOutputHelper output)
         var expected = Load(Path.Combine(dir, "logits.npy"));
         Assert.Equal([3, 10], logits.Shape);
         var firstTwo = new Tensor([2, 10], logits.Data.Take(20).ToArray());
-        Assert.True(ClassifierReferenceTests.RelativeError(firstTwo, expected) < 1e-4);
+        Assert.True(ReferenceComparison.RelativeError(firstTwo, expected) < 1e-4);
         Assert.Equal(logits.Data.Take(10), logits.Data.Skip(20).Take(10));
     }
 
@@ -54,7 +54,7 @@ public class ShapeFoldingTests(Xunit.Abstractions.ITestOutputHelper output)
         var input = Load(Path.Combine(TestPaths.GeneratedClassifier("tiny-swin"), "input.npy"));
         var a = dynamicModel.Forward(input).Output;
         var b = staticModel.Forward(input).Output;
-        Assert.True(ClassifierReferenceTests.RelativeError(a, b) < 1e-6);
+        Assert.True(ReferenceComparison.RelativeError(a, b) < 1e-6);
         var larger = new Tensor([1, 3, 48, 48], Enumerable.Range(0, 3 * 48 * 48).Select(i => (float)Math.Sin(i * 0.37)).ToArray());
         Assert.Equal([1, 10], dynamicModel.Forward(larger).Output.Shape);
         output.WriteLine($"tiny-swin-dynamic: {dynamicModel.Nodes.Count} nodes at run time (static export: {staticModel.Nodes.Count})");
