@@ -37,9 +37,9 @@ public class BadInputTests
         Assert.Contains("opset 13", e.Message);
         // Messages for users name the operator and what to do, never a type name or a command for another tool.
         Assert.DoesNotContain("advvis info", e.Message, StringComparison.Ordinal);
-        Assert.Equal("Trilu (1 node)", model.DescribeUnsupported());
+        Assert.Equal("GridSample (1 node)", model.DescribeUnsupported());
         string? shapes = AdvVis.Analysis.Architecture.ArchitectureGraph.Build(model).ShapeError;
-        Assert.Equal("the model uses operators AdvVis cannot run yet: Trilu (1 node)", shapes);
+        Assert.Equal("the model uses operators AdvVis cannot run yet: GridSample (1 node)", shapes);
         Assert.DoesNotContain("AdvVis.Engine", shapes, StringComparison.Ordinal);
     }
 
