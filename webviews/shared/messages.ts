@@ -7,7 +7,7 @@ import type * as P from '../../vscode-advvis/src/daemon/protocol';
 
 /** What users call each daemon method's part of a view: messages name these, never the method. */
 const methodTitles: Partial<Record<P.MethodName, string>> = {
-    'model/open': 'opening the model', 'model/graph': 'architecture graph', 'model/predict': 'prediction', 'attack/run': 'attack', 'explain/run': 'explanation',
+    'model/open': 'opening the model', 'model/graph': 'architecture graph', 'model/predict': 'prediction', 'attack/run': 'attack', 'robustness/evaluate': 'robustness report', 'explain/run': 'explanation',
     'profiles/compute': 'Flow View', 'layer/reduce': 'Layer View', 'layer/activationMaps': 'activation maps', 'unit/receptiveFields': 'receptive fields',
     'unit/connections': 'unit connections', 'unit/visualize': 'feature visualization', 'vulnerability/map': 'vulnerability map',
     'neurons/rank': 'vulnerable neurons', 'neurons/cluster': 'neuron clusters', 'attribution/graph': 'attribution graph', 'neurons/edit': 'neuron editing',
@@ -280,6 +280,8 @@ export interface DatasetBundle {
     attack: P.AttackSpec;
     classNames: string[];
     attackResult?: P.AttackRunResult;
+    /** The robustness report (robustness/evaluate): accuracy after each attack of the suite at each ε. */
+    robustness?: P.RobustnessEvaluateResult;
     profiles?: P.ProfilesComputeResult;
     missing: { method: string; message: string }[];
     pending: string[];

@@ -1,14 +1,51 @@
-// "Robustness report": attack/run over the model's data set (advvis.json background, or a folder the user picks) with
-// progress and Cancel, then the Dataset View. Numbers come from the daemon.
+// "Robustness report" (and, without the suite, "Open Dataset View"): asks the norm and the ε list (empty: the daemon's standard budget for the model's input), runs
+// attack/run (the current attack, for the image space) over the model's data set (advvis.json background, or a folder
+// the user picks) with progress and Cancel, opens the Dataset View, and runs robustness/evaluate (the AutoAttack suite)
+// into its robustness section, again with progress and Cancel. Numbers come from the daemon.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { backgroundSize, describeAttack } from '../config';
-import type { AttackRunResult, DatasetRef } from '../daemon/protocol';
+import type { AttackNorm, DatasetRef, RobustnessEvaluateParams, RobustnessEvaluateResult } from '../daemon/protocol';
 import { currentAttack, modelEntry, pickModel } from './pickers';
 import { DatasetPanel } from './datasetPanel';
 
-export async function robustnessReport(ctx: Ctx, modelPathArg?: string, folder?: string): Promise<void> {
+export interface RobustnessBudget { norm: AttackNorm; eps?: number[] }
+
+/** Parses "8/255, 0.05" into numbers; an empty text means the daemon's standard budget. Throws naming the bad entry. */
+export function parseEpsList(text: string): number[] | undefined {
+    const parts = text.split(',').map(part => part.trim()).filter(Boolean);
+    if (!parts.length) return undefined;
+    return parts.map(part => {
+        const fraction = /^([\d.]+)\s*\/\s*([\d.]+)$/.exec(part);
+        const value = fraction ? Number(fraction[1]) / Number(fraction[2]) : Number(part);
+        if (!Number.isFinite(value) || value <= 0) throw new Error(`'${part}' is not a budget: give positive numbers such as 0.03 or 8/255, separated by commas.`);
+        return value;
+    });
+}
+
+/** Norm (quick pick) and ε list (input box; empty keeps the standard budget of the model's input, which the daemon knows). */
+export async function pickRobustnessBudget(): Promise<RobustnessBudget | undefined> {
+    const norms: (vscode.QuickPickItem & { norm: AttackNorm })[] = [
+        { label: 'L∞', description: 'AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square', norm: 'linf' },
+        { label: 'L2', description: 'AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square', norm: 'l2' },
+        { label: 'L1', description: 'APGD-CE, APGD-T, FAB-T (Square has no L1 version)', norm: 'l1' },
+    ];
+    const picked = await vscode.window.showQuickPick(norms, { title: 'AdvVis robustness report: norm of the perturbation budget' });
+    if (!picked) return undefined;
+    const text = await vscode.window.showInputBox({
+        title: `AdvVis robustness report: ${picked.label} budgets ε (pixel values in [0, 1])`,
+        prompt: 'Comma-separated, e.g. 2/255, 4/255, 8/255. Leave empty for the standard budget of the model\'s input (28×28 grey L∞ 0.3; 32×32 RGB L∞ 8/255, L2 0.5; ImageNet L∞ 4/255).',
+        placeHolder: 'empty: the standard budget for this model',
+        value: '',
+        validateInput: value => { try { parseEpsList(value); return undefined; } catch (error) { return (error as Error).message; } },
+    });
+    if (text === undefined) return undefined;
+    return { norm: picked.norm, eps: parseEpsList(text) };
+}
+
+/** `suite` false (Open Dataset View): the image space only, no robustness/evaluate and no budget prompts. */
+export async function robustnessReport(ctx: Ctx, modelPathArg?: string, folder?: string, suite = true): Promise<void> {
     const modelPath = modelPathArg ?? (await pickModel(ctx));
     if (!modelPath) return;
     const entry = await modelEntry(modelPath);
@@ -19,6 +56,8 @@ export async function robustnessReport(ctx: Ctx, modelPathArg?: string, folder?:
         dataset = { path: picked[0].fsPath };
     }
     dataset = { ...dataset, limit: Math.min(backgroundSize(), dataset.limit ?? Infinity) };
+    const budget = suite ? await pickRobustnessBudget() : undefined;
+    if (suite && !budget) return;
     const attack = currentAttack(ctx);
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `AdvVis: ${describeAttack(attack)} on ${path.basename(dataset.path)}`, cancellable: true }, async (progress, token) => {
         const model = await ctx.request('model/open', { path: modelPath });
@@ -28,7 +67,24 @@ export async function robustnessReport(ctx: Ctx, modelPathArg?: string, folder?:
         });
         return { model, attackResult: await ctx.inline(attackResult) };
     });
-    void vscode.window.showInformationMessage(`AdvVis: ${path.basename(modelPath)} under ${describeAttack(attack)}: clean accuracy ${(100 * result.attackResult.cleanAccuracy).toFixed(1)}%, `
-        + `adversarial accuracy ${(100 * result.attackResult.adversarialAccuracy).toFixed(1)}%, success rate ${(100 * result.attackResult.successRate).toFixed(1)}% over ${result.attackResult.count} images.`);
-    await DatasetPanel.show(ctx, { modelPath, model: result.model.handle, datasetPath: dataset.path, attack, classNames: result.model.labels ?? [], attackResult: result.attackResult, missing: [], pending: [] }, dataset);
+    const robustness = budget && evaluateRobustness(ctx, { model: result.model.handle, items: { dataset }, norm: budget.norm, ...(budget.eps ? { eps: budget.eps } : {}), version: 'standard', seed: 0 }, path.basename(dataset.path));
+    await DatasetPanel.show(ctx, { modelPath, model: result.model.handle, datasetPath: dataset.path, attack, classNames: result.model.labels ?? [], attackResult: result.attackResult, missing: [], pending: [] }, dataset, robustness);
+    if (!robustness) {
+        void vscode.window.showInformationMessage(`AdvVis: ${path.basename(modelPath)} under ${describeAttack(attack)}: clean accuracy ${(100 * result.attackResult.cleanAccuracy).toFixed(1)}%, `
+            + `adversarial accuracy ${(100 * result.attackResult.adversarialAccuracy).toFixed(1)}%, success rate ${(100 * result.attackResult.successRate).toFixed(1)}% over ${result.attackResult.count} images.`);
+        return;
+    }
+    const report = await robustness.catch(() => undefined);
+    if (report) void vscode.window.showInformationMessage(`AdvVis: ${path.basename(modelPath)}, ${report.version} suite (${report.norm}): `
+        + report.results.map(at => `ε ${Number(at.eps.toPrecision(4))}: clean ${(100 * at.cleanAccuracy).toFixed(1)}%, robust ${(100 * at.robustAccuracy).toFixed(1)}%`).join('; ') + ` over ${report.results[0]?.count ?? 0} images.`);
+}
+
+/** robustness/evaluate under its own cancellable progress notification (the suite takes minutes on real data). */
+function evaluateRobustness(ctx: Ctx, params: RobustnessEvaluateParams, datasetName: string): Promise<RobustnessEvaluateResult> {
+    return Promise.resolve(vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `AdvVis: robustness report (AutoAttack ${params.version}, ${params.norm}) on ${datasetName}`, cancellable: true }, async (progress, token) => {
+        let last = 0;
+        return ctx.request('robustness/evaluate', params, {
+            token, onProgress: value => { progress.report({ message: value.message, increment: value.percentage !== undefined ? Math.max(0, value.percentage - last) : undefined }); last = Math.max(last, value.percentage ?? last); },
+        });
+    }));
 }
