@@ -2,6 +2,7 @@
 // per ε as a table, the accuracy–ε curve (one line per stage), each stage's time, and the suite's flags as warnings.
 import * as d3 from 'd3';
 import type { RobustnessEvaluateResult } from '../../vscode-advvis/src/daemon/protocol';
+import { formatEps } from '../shared/messages';
 import { classColor } from '../shared/theme';
 
 const normNames: Record<string, string> = { linf: 'L∞', l2: 'L2', l1: 'L1' };
@@ -45,11 +46,6 @@ export function drawRobustness(parent: HTMLElement, result: RobustnessEvaluateRe
     curve.id = 'robustness-curve';
     section.append(curve);
     drawCurve(curve, result, norm);
-}
-
-function formatEps(eps: number): string {
-    const over255 = eps * 255;
-    return Math.abs(over255 - Math.round(over255)) < 1e-4 && Math.round(over255) > 0 ? `${Math.round(over255)}/255` : String(Number(eps.toPrecision(4)));
 }
 
 function table(result: RobustnessEvaluateResult, norm: string): HTMLTableElement {

@@ -15,6 +15,14 @@ const methodTitles: Partial<Record<P.MethodName, string>> = {
 };
 export const methodTitle = (method: string): string => methodTitles[method as P.MethodName] ?? method;
 
+/** A budget as users write it: a short decimal ("0.3", "0.02"), else a whole multiple of 1/255 as "8/255" (float32 from the daemon). */
+export function formatEps(eps: number): string {
+    const decimal = String(Number(eps.toPrecision(4)));
+    const over255 = Math.round(eps * 255);
+    const short = decimal.replace(/^0\.0*/, '').replace('.', '').length <= 3;
+    return !short && over255 > 0 && Math.abs(eps * 255 - over255) < 1e-3 ? `${over255}/255` : decimal;
+}
+
 /** Paper colour code (Activation Profiles §4.2): grey, blue, red. */
 export type LayerCategory = 'none' | 'weighted' | 'trainable';
 

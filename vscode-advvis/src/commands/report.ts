@@ -1,4 +1,5 @@
-// "Robustness report" (and, without the suite, "Open Dataset View"): asks the norm and the ε list (empty: the daemon's standard budget for the model's input), runs
+// "Robustness report" (and, without the suite, "Open Dataset View"): asks the norm and the ε list (filled in with the
+// standard budget model/open lists for the model's input; emptied: the daemon chooses it), runs
 // attack/run (the current attack, for the image space) over the model's data set (advvis.json background, or a folder
 // the user picks) with progress and Cancel, opens the Dataset View, and runs robustness/evaluate (the AutoAttack suite)
 // into its robustness section, again with progress and Cancel. Numbers come from the daemon.
@@ -6,7 +7,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { backgroundSize, describeAttack } from '../config';
-import type { AttackNorm, DatasetRef, RobustnessEvaluateParams, RobustnessEvaluateResult } from '../daemon/protocol';
+import type { AttackNorm, DatasetRef, ModelInfo, RobustnessEvaluateParams, RobustnessEvaluateResult } from '../daemon/protocol';
+import { formatEps } from '../../../webviews/shared/messages';
 import { currentAttack, modelEntry, pickModel } from './pickers';
 import { DatasetPanel } from './datasetPanel';
 
@@ -24,21 +26,27 @@ export function parseEpsList(text: string): number[] | undefined {
     });
 }
 
-/** Norm (quick pick) and ε list (input box; empty keeps the standard budget of the model's input, which the daemon knows). */
-export async function pickRobustnessBudget(): Promise<RobustnessBudget | undefined> {
-    const norms: (vscode.QuickPickItem & { norm: AttackNorm })[] = [
-        { label: 'L∞', description: 'AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square', norm: 'linf' },
-        { label: 'L2', description: 'AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square', norm: 'l2' },
-        { label: 'L1', description: 'APGD-CE, APGD-T, FAB-T (Square has no L1 version)', norm: 'l1' },
+/** Norm (quick pick) and ε list (input box), filled in with the standard budget the daemon lists for the model's input
+ * (`ModelInfo.standardBudgets`); an emptied box sends no ε, so the daemon chooses. */
+export async function pickRobustnessBudget(model: ModelInfo): Promise<RobustnessBudget | undefined> {
+    const standard = new Map((model.standardBudgets ?? []).map(budget => [budget.norm, budget.eps] as const));
+    const norms: { label: string; norm: AttackNorm; attacks: string }[] = [
+        { label: 'L∞', norm: 'linf', attacks: 'APGD-CE, APGD-T, FAB-T, Square' },
+        { label: 'L2', norm: 'l2', attacks: 'APGD-CE, APGD-T, FAB-T, Square' },
+        { label: 'L1', norm: 'l1', attacks: 'APGD-CE, APGD-T, FAB-T (Square has no L1 version)' },
     ];
-    const picked = await vscode.window.showQuickPick(norms, { title: 'AdvVis robustness report: norm of the perturbation budget' });
+    const items = norms.map(n => ({ ...n, description: standard.has(n.norm) ? `standard budget ε = ${formatEps(standard.get(n.norm)!)}` : 'no standard budget for this input', detail: `AutoAttack standard suite: ${n.attacks}` }));
+    const picked = await vscode.window.showQuickPick(items, { title: 'AdvVis robustness report: norm of the perturbation budget' });
     if (!picked) return undefined;
+    const fallback = standard.get(picked.norm);
     const text = await vscode.window.showInputBox({
         title: `AdvVis robustness report: ${picked.label} budgets ε (pixel values in [0, 1])`,
-        prompt: 'Comma-separated, e.g. 2/255, 4/255, 8/255. Leave empty for the standard budget of the model\'s input (28×28 grey L∞ 0.3; 32×32 RGB L∞ 8/255, L2 0.5; ImageNet L∞ 4/255).',
-        placeHolder: 'empty: the standard budget for this model',
-        value: '',
-        validateInput: value => { try { parseEpsList(value); return undefined; } catch (error) { return (error as Error).message; } },
+        prompt: `Comma-separated, e.g. ${fallback !== undefined ? `${formatEps(fallback / 2)}, ${formatEps(fallback)}, ${formatEps(2 * fallback)}` : '0.01, 0.03, 0.1'}; fractions such as 8/255 work.`
+            + (fallback !== undefined ? ` Filled in: the standard ${picked.label} budget for this model's input.` : ' This input has no standard budget: give at least one.'),
+        value: fallback !== undefined ? formatEps(fallback) : '',
+        validateInput: value => {
+            try { return parseEpsList(value) || fallback !== undefined ? undefined : 'Give at least one ε: this input has no standard budget.'; } catch (error) { return (error as Error).message; }
+        },
     });
     if (text === undefined) return undefined;
     return { norm: picked.norm, eps: parseEpsList(text) };
@@ -56,11 +64,12 @@ export async function robustnessReport(ctx: Ctx, modelPathArg?: string, folder?:
         dataset = { path: picked[0].fsPath };
     }
     dataset = { ...dataset, limit: Math.min(backgroundSize(), dataset.limit ?? Infinity) };
-    const budget = suite ? await pickRobustnessBudget() : undefined;
+    // The picker has opened the model already, so this is quick; its input shape gives the standard budgets.
+    const model = await ctx.request('model/open', { path: modelPath });
+    const budget = suite ? await pickRobustnessBudget(model) : undefined;
     if (suite && !budget) return;
     const attack = currentAttack(ctx);
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `AdvVis: ${describeAttack(attack)} on ${path.basename(dataset.path)}`, cancellable: true }, async (progress, token) => {
-        const model = await ctx.request('model/open', { path: modelPath });
         let last = 0;
         const attackResult = await ctx.request('attack/run', { model: model.handle, items: { dataset }, attack, perImage: true, returnImages: true }, {
             token, onProgress: value => { progress.report({ message: value.message, increment: value.percentage !== undefined ? value.percentage - last : undefined }); last = value.percentage ?? last; },
@@ -76,7 +85,7 @@ export async function robustnessReport(ctx: Ctx, modelPathArg?: string, folder?:
     }
     const report = await robustness.catch(() => undefined);
     if (report) void vscode.window.showInformationMessage(`AdvVis: ${path.basename(modelPath)}, ${report.version} suite (${report.norm}): `
-        + report.results.map(at => `ε ${Number(at.eps.toPrecision(4))}: clean ${(100 * at.cleanAccuracy).toFixed(1)}%, robust ${(100 * at.robustAccuracy).toFixed(1)}%`).join('; ') + ` over ${report.results[0]?.count ?? 0} images.`);
+        + report.results.map(at => `ε ${formatEps(at.eps)}: clean ${(100 * at.cleanAccuracy).toFixed(1)}%, robust ${(100 * at.robustAccuracy).toFixed(1)}%`).join('; ') + ` over ${report.results[0]?.count ?? 0} images.`);
 }
 
 /** robustness/evaluate under its own cancellable progress notification (the suite takes minutes on real data). */

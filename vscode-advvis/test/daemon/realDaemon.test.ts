@@ -266,7 +266,8 @@ describe('the real daemon', () => {
         console.log(`real daemon: robustness clean ${small.cleanAccuracy}, APGD-CE ε 0.02 ${small.robustAccuracy}, ε 0.1 ${large.robustAccuracy}, fromCache ${result.fromCache}`);
         expect(large.robustAccuracy).toBeLessThanOrEqual(small.robustAccuracy);
         expect(large.robustAccuracy).toBeLessThan(large.cleanAccuracy); // L∞ 0.1 fools this undefended CNN on some of 20 images
-        // No ε: the daemon's standard budget for 28×28 grey inputs (L∞ 0.3), and it says so.
+        // No ε: the daemon's standard budget for 28×28 grey inputs (L∞ 0.3, as model/open lists it), and it says so.
+        expect(fmnist.standardBudgets).toEqual([{ norm: 'linf', eps: expect.closeTo(0.3, 6) }, { norm: 'l2', eps: expect.closeTo(1.5, 6) }]);
         const standard = await client.request('robustness/evaluate', { model: fmnist.handle, items, norm: 'linf', version: 'custom', attacks: ['apgdCe'], steps: 5, seed: 0 });
         expect(standard.defaultEps).toBe(true);
         expect(standard.results.map(at => at.eps)).toEqual([expect.closeTo(0.3, 6)]);

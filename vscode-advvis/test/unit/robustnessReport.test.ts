@@ -9,6 +9,7 @@ import { parseEpsList } from '../../src/commands/report';
 import type { Ctx } from '../../src/ctx';
 import type { HostMessage } from '../../../webviews/shared/messages';
 import { attackResult, robustnessResult } from '../../../webviews/test/fixtures';
+import { formatEps } from '../../../webviews/shared/messages';
 
 const tick = () => new Promise(resolve => setTimeout(resolve, 10));
 let ctx: Ctx;
@@ -25,7 +26,8 @@ beforeEach(() => {
     sent = [];
     vi.spyOn(ctx.client, 'request').mockImplementation((async (method: string, params: unknown, options?: { token?: unknown }) => {
         sent.push({ method, params, cancellable: !!options?.token });
-        if (method === 'model/open') return { handle: 'h1', path: '/ws/m.onnx', nodeCount: 1, labels: [], unsupported: [], preprocessing: { width: 28, height: 28, channels: 1 } };
+        if (method === 'model/open') return { handle: 'h1', path: '/ws/m.onnx', nodeCount: 1, labels: [], unsupported: [], preprocessing: { width: 28, height: 28, channels: 1 },
+            standardBudgets: [{ norm: 'linf', eps: 0.3 }, { norm: 'l2', eps: 1.5 }] };
         if (method === 'attack/run') return attackResult(20);
         if (method === 'model/graph') return { nodes: [], edges: [], layers: ['logits'], blocks: [] };
         if (method === 'profiles/compute') throw new Error('not in this test');
@@ -35,10 +37,12 @@ beforeEach(() => {
 });
 afterEach(() => { ctx.dispose(); vi.restoreAllMocks(); });
 
+let offered: { label: string; description?: string }[] = [];
 function answer(norm: string, eps: string | undefined): { prompts: { value?: string; validateInput?: (v: string) => string | undefined }[] } {
     const prompts: { value?: string; validateInput?: (v: string) => string | undefined }[] = [];
+    offered = [];
     vi.spyOn(window, 'showOpenDialog').mockImplementation((async () => [Uri.file('/ws/fmnist')]) as never);
-    vi.spyOn(window, 'showQuickPick').mockImplementation((async (items: { label: string }[]) => items.find(item => item.label === norm)) as never);
+    vi.spyOn(window, 'showQuickPick').mockImplementation((async (items: { label: string }[]) => { offered = items; return items.find(item => item.label === norm); }) as never);
     vi.spyOn(window, 'showInputBox').mockImplementation((async (options: { value?: string; validateInput?: (v: string) => string | undefined }) => { prompts.push(options); return eps; }) as never);
     return { prompts };
 }
@@ -49,6 +53,9 @@ describe('the Robustness Report command', () => {
         const done = stub.commands.get('advvis.robustnessReport')!(Uri.file('/ws/m.onnx'));
         await vi.waitFor(() => expect(sent.map(s => s.method)).toContain('robustness/evaluate'));
         expect(prompts[0].validateInput!('0.1, x')).toMatch(/'x' is not a budget/);
+        // The prompts carry the standard budgets model/open lists for the model's input: L2 1.5 is filled in.
+        expect(offered.map(item => item.description)).toEqual(['standard budget ε = 0.3', 'standard budget ε = 1.5', 'no standard budget for this input']);
+        expect(prompts[0].value).toBe('1.5');
         const request = sent.find(s => s.method === 'robustness/evaluate')!;
         expect(request.params).toMatchObject({ model: 'h1', norm: 'l2', eps: [0.25, 0.5, 64 / 255], version: 'standard' });
         expect((request.params as { items: { dataset: { path: string } } }).items.dataset.path).toBe('/ws/fmnist');
@@ -70,7 +77,7 @@ describe('the Robustness Report command', () => {
         expect(stub.shown.find(s => s.level === 'info')?.message).toContain('robust 37.0%');
     });
 
-    it('an empty ε box sends no ε, so the daemon uses the standard budget of the model\'s input', async () => {
+    it('an emptied ε box sends no ε, so the daemon uses the standard budget of the model\'s input', async () => {
         answer('L∞', '');
         const done = stub.commands.get('advvis.robustnessReport')!(Uri.file('/ws/m.onnx'));
         await vi.waitFor(() => expect(sent.map(s => s.method)).toContain('robustness/evaluate'));
@@ -104,6 +111,10 @@ describe('Open Dataset View', () => {
 });
 
 describe('the ε list', () => {
+    it('fills budgets in as users write them', () => {
+        expect([0.3, 0.2, 1.5, 12, Math.fround(8 / 255), 4 / 255, 0.02].map(formatEps)).toEqual(['0.3', '0.2', '1.5', '12', '8/255', '4/255', '0.02']);
+    });
+
     it('reads decimals and fractions, and refuses what is not a positive budget', () => {
         expect(parseEpsList('8/255, 0.03 ,4 / 255')).toEqual([8 / 255, 0.03, 4 / 255]);
         expect(parseEpsList('  ')).toBeUndefined();
