@@ -38,7 +38,7 @@ export function activate(context: vscode.ExtensionContext): { ctx: Ctx } {
             if (target) await vscode.commands.executeCommand('vscode.openWith', target, onnxViewType);
         }),
         command('advvis.robustnessReport', (uri?: vscode.Uri) => robustnessReport(c, uri?.fsPath), 'The robustness report'),
-        command('advvis.openDataset', (uri?: vscode.Uri) => robustnessReport(c, undefined, uri?.fsPath), 'The Dataset View'),
+        command('advvis.openDataset', (uri?: vscode.Uri) => robustnessReport(c, undefined, uri?.fsPath, false), 'The Dataset View'),
         command('advvis.selectModel', async () => {
             const chosen = await pickModel(c, { force: true });
             if (chosen) void vscode.window.showInformationMessage(`AdvVis: using ${vscode.workspace.asRelativePath(chosen)}`);

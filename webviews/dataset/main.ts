@@ -8,6 +8,7 @@ import { methodTitle, type DatasetBundle, type DatasetImage, type ImageSortOrder
 import type { NeuronsClusterResult, NeuronsRankResult, ReceptiveFieldsResult } from '../../vscode-advvis/src/daemon/protocol';
 import { drawGrid, drawMatrix, drawScatter, sortImages } from './imageSpace';
 import { combineMaskImages, drawCurves, drawDendrogram } from './neuronSpace';
+import { drawRobustness } from './robustness';
 
 const app = document.getElementById('app')!;
 let bundle: DatasetBundle | null = null;
@@ -57,7 +58,9 @@ function render(): void {
         app.append(warning);
     }
     for (const entry of bundle.missing) note(app, `${methodTitle(entry.method)}: ${entry.message}`);
-    if (bundle.pending.length) note(app, `Computing (${bundle.pending.join(', ')})…`);
+    if (bundle.pending.length) note(app, `Computing: ${bundle.pending.map(methodTitle).join(', ')}…`);
+    if (bundle.robustness) drawRobustness(app, bundle.robustness);
+    else if (bundle.pending.includes('robustness/evaluate')) note(app, 'Robustness report: running the attack suite on every ε (see the notification for progress)…');
     const columns = document.createElement('div');
     columns.className = 'dataset-columns';
     const left = document.createElement('div'), right = document.createElement('div');

@@ -7,13 +7,21 @@ import type * as P from '../../vscode-advvis/src/daemon/protocol';
 
 /** What users call each daemon method's part of a view: messages name these, never the method. */
 const methodTitles: Partial<Record<P.MethodName, string>> = {
-    'model/open': 'opening the model', 'model/graph': 'architecture graph', 'model/predict': 'prediction', 'attack/run': 'attack', 'explain/run': 'explanation',
+    'model/open': 'opening the model', 'model/graph': 'architecture graph', 'model/predict': 'prediction', 'attack/run': 'attack', 'robustness/evaluate': 'robustness report', 'explain/run': 'explanation',
     'profiles/compute': 'Flow View', 'layer/reduce': 'Layer View', 'layer/activationMaps': 'activation maps', 'unit/receptiveFields': 'receptive fields',
     'unit/connections': 'unit connections', 'unit/visualize': 'feature visualization', 'vulnerability/map': 'vulnerability map',
     'neurons/rank': 'vulnerable neurons', 'neurons/cluster': 'neuron clusters', 'attribution/graph': 'attribution graph', 'neurons/edit': 'neuron editing',
     'export/write': 'export',
 };
 export const methodTitle = (method: string): string => methodTitles[method as P.MethodName] ?? method;
+
+/** A budget as users write it: a short decimal ("0.3", "0.02"), else a whole multiple of 1/255 as "8/255" (float32 from the daemon). */
+export function formatEps(eps: number): string {
+    const decimal = String(Number(eps.toPrecision(4)));
+    const over255 = Math.round(eps * 255);
+    const short = decimal.replace(/^0\.0*/, '').replace('.', '').length <= 3;
+    return !short && over255 > 0 && Math.abs(eps * 255 - over255) < 1e-3 ? `${over255}/255` : decimal;
+}
 
 /** Paper colour code (Activation Profiles §4.2): grey, blue, red. */
 export type LayerCategory = 'none' | 'weighted' | 'trainable';
@@ -280,6 +288,8 @@ export interface DatasetBundle {
     attack: P.AttackSpec;
     classNames: string[];
     attackResult?: P.AttackRunResult;
+    /** The robustness report (robustness/evaluate): accuracy after each attack of the suite at each ε. */
+    robustness?: P.RobustnessEvaluateResult;
     profiles?: P.ProfilesComputeResult;
     missing: { method: string; message: string }[];
     pending: string[];

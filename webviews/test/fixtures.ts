@@ -129,3 +129,23 @@ export function attributionResult(layers: string[]): P.AttributionGraphResult {
 
 /** A 1×1 grey PNG as unit/visualize returns images. */
 export const tinyPng = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==';
+
+/** robustness/evaluate on fmnist-cnn-paper-like numbers: the standard L∞ suite at four ε, 500 images, with a flag. */
+export function robustnessResult(): P.RobustnessEvaluateResult {
+    const attacks = ['apgd-ce', 'apgd-t', 'fab-t', 'square'];
+    const after: Record<number, number[]> = { 0.01: [0.716, 0.71, 0.71, 0.708], 0.02: [0.378, 0.372, 0.372, 0.37], 0.05: [0.032, 0.028, 0.028, 0.028], 0.1: [0, 0, 0, 0] };
+    const results = Object.entries(after).map(([eps, robust]) => {
+        const n = 500;
+        let left = Math.round(0.912 * n);
+        const stages = robust.map((accuracy, i) => {
+            const robustAfter = Math.round(accuracy * n);
+            const stage = { attack: attacks[i], attacked: left, fooled: left - robustAfter, robustAfter, robustAccuracy: accuracy, seconds: [14.2, 21.7, 9.3, 30.5][i] * (1 - Number(eps)) };
+            left = robustAfter;
+            return stage;
+        });
+        return { eps: Number(eps), count: n, cleanAccuracy: 0.912, robustAccuracy: robust[robust.length - 1], stages, maxPerturbation: Number(eps), invalidExamples: 0,
+            seconds: stages.reduce((sum, stage) => sum + stage.seconds, 0),
+            flags: [{ check: 'softmax-output', message: "the model's outputs are a probability distribution (it ends in a softmax); the attacks use their logarithm as logits, but an evaluation on the pre-softmax logits is more reliable." }] };
+    });
+    return { norm: 'linf', version: 'standard', attacks, results, defaultEps: false, budgetSpace: 'pixel [0,1]', fromCache: false };
+}

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { webviewHtml } from '../../vscode-advvis/src/panels/webviewHtml';
 import type { ExplanationBundle, HostMessage } from '../shared/messages';
-import { attackResult, attributionResult, explainResult, layerReduce, mobileNetGraph, profiles, scatterProfiles, tinyPng } from './fixtures';
+import { attackResult, attributionResult, explainResult, layerReduce, mobileNetGraph, profiles, robustnessResult, scatterProfiles, tinyPng } from './fixtures';
 
 const root = resolve(__dirname, '../..');
 const media = resolve(root, 'vscode-advvis/media');
@@ -286,5 +286,44 @@ describe('Dataset View', () => {
         expect(await shown.textContent()).toBe(warning);
         expect(await shown.isVisible()).toBe(true);
         await finish(view, 'dataset-view-class-warning');
+    });
+
+    it('draws the robustness report: accuracy per attack and ε as a table, the accuracy–ε curve with a legend, and the suite\'s flags', async () => {
+        const view = await openView('dataset');
+        const robustness = robustnessResult();
+        const body = { modelPath: '/ws/m.onnx', model: 'abc', datasetPath: '/ws/fmnist', attack: { kind: 'fgsm' as const, eps: 0.1 }, classNames: [], attackResult: attackResult(40), profiles: scatterProfiles(40), missing: [], pending: ['robustness/evaluate'] };
+        await view.send({ type: 'init', view: 'dataset', body });
+        // Pending: the view says what is computing, and draws no table yet.
+        expect(await view.page.locator('.advvis-note', { hasText: 'Robustness report: running the attack suite' }).count()).toBe(1);
+        expect(await view.page.locator('#robustness-table').count()).toBe(0);
+        const ms = await view.send({ type: 'update', body: { robustness, pending: [] } });
+        console.log(`[draw] Dataset View, robustness report (4 ε × 4 attacks): ${ms.toFixed(1)} ms to frame`);
+        expect(await view.page.locator('.advvis-note', { hasText: 'Robustness report: running' }).count()).toBe(0);
+        const table = view.page.locator('#robustness-table');
+        expect(await table.locator('th').allTextContents()).toEqual(['L∞ ε (pixels in [0, 1])', 'images', 'clean accuracy', 'robust after apgd-ce', 'robust after apgd-t', 'robust after fab-t', 'robust after square', 'largest perturbation', 'total time']);
+        expect(await table.locator('tbody tr').count()).toBe(4);
+        const row = table.locator('tbody tr[data-eps="0.02"]');
+        expect(await row.locator('td').first().textContent()).toBe('0.02');
+        expect(await row.locator('td').nth(2).textContent()).toBe('91.2 %');
+        const ce = robustness.results.find(r => r.eps === 0.02)!.stages[0];
+        expect(await row.locator('td[data-stage="apgd-ce"]').textContent()).toBe(`37.8 % · ${ce.seconds.toFixed(1)} s`);
+        expect(await row.locator('td[data-stage="square"]').textContent()).toContain('37.0 %');
+        // The curve: one line per stage plus clean, each with a point per ε, a legend entry each, titled axes.
+        const curve = view.page.locator('#robustness-curve');
+        expect(await curve.locator('g.robustness-line').count()).toBe(5);
+        expect(await curve.locator('g.robustness-line[data-line="after apgd-ce"] circle').count()).toBe(4);
+        expect(await curve.locator('g.legend-entry text').allTextContents()).toEqual(['clean', 'after apgd-ce', 'after apgd-t', 'after fab-t', 'after square']);
+        const texts = await curve.locator(':scope > text').allTextContents();
+        expect(texts).toContain('Robust accuracy against L∞ ε (500 images)');
+        expect(texts).toContain('L∞ budget ε (pixel values in [0, 1])');
+        expect(texts).toContain('accuracy (%)');
+        // The APGD-CE line falls with ε: its points' heights (SVG y grows downwards) increase from ε 0.01 to 0.1.
+        const ys = await curve.locator('g.robustness-line[data-line="after apgd-ce"] circle').evaluateAll(circles => circles.map(c => Number(c.getAttribute('cy'))));
+        expect([...ys].sort((a, b) => a - b)).toEqual(ys);
+        // The softmax flag fires at every ε and is shown once, as a warning.
+        const warnings = view.page.locator('#robustness .advvis-warning');
+        expect(await warnings.count()).toBe(1);
+        expect(await warnings.textContent()).toMatch(/^Suspicious evaluation \(softmax-output, every ε\): the model's outputs are a probability distribution/);
+        await finish(view, 'dataset-view-robustness');
     });
 });

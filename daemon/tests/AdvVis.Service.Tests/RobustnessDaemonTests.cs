@@ -51,6 +51,21 @@ public sealed class RobustnessDaemonTests(DaemonFixture fixture) : IClassFixture
         Assert.Equal(JsonRpcErrorCodes.InvalidParams, l1Square.GetProperty("error").GetProperty("code").GetInt32());
     }
 
+    [Fact]
+    public async Task Model_open_lists_the_standard_budgets_that_robustness_evaluate_uses_by_default()
+    {
+        static (string, double)[] Budgets(JsonElement info) =>
+            info.GetProperty("standardBudgets").EnumerateArray().Select(b => (b.GetProperty("norm").GetString()!, Math.Round(b.GetProperty("eps").GetDouble(), 5))).ToArray();
+        var mnist = await D.ResultAsync("model/open", new { path = Mnist });
+        Assert.Equal([("linf", 0.3), ("l2", 1.5)], Budgets(mnist));
+        var cifar = await D.ResultAsync("model/open", new { path = Path.GetFullPath(Path.Combine(DaemonProcess.Models, "cifar10-tutorialnet-opset9.onnx")) });
+        Assert.Equal([("linf", Math.Round(8.0 / 255, 5)), ("l2", 0.5), ("l1", 12.0)], Budgets(cifar));
+        // The L2 budget listed is the one the suite takes when eps is omitted.
+        var items = new { images = Digits.Take(1).ToArray(), labels = DigitLabels.Take(1).ToArray() };
+        var l2 = await D.ResultAsync("robustness/evaluate", new { model = mnist.GetProperty("handle").GetString(), items, norm = "l2", version = "custom", attacks = new[] { "apgdCe" }, steps = 2 });
+        Assert.Equal(1.5, l2.GetProperty("results")[0].GetProperty("eps").GetDouble(), 5);
+    }
+
     [Theory]
     [InlineData("apgdCe", "linf", 0.2)]
     [InlineData("apgdT", "l1", 8.0)]

@@ -33,8 +33,9 @@ export interface PreprocessingInfo {
 export interface ModelInfo {
     handle: string; path: string; sha256: string; fileBytes: number; opset: number; inputs: TensorInfo[]; outputs: TensorInfo[];
     nodeCount: number; parameterCount: number; unsupported: UnsupportedOp[]; preprocessing?: PreprocessingInfo; labels?: string[];
-    classCount?: number; edits: NeuronDeletion[];
+    classCount?: number; edits: NeuronDeletion[]; standardBudgets: StandardBudget[];
 }
+export interface StandardBudget { norm: AttackNorm; eps: number }
 export interface ModelRefParams { model: string }
 export interface ModelCloseResult { closed: boolean }
 export interface ModelListResult { models: ModelInfo[] }

@@ -239,6 +239,40 @@ describe('the real daemon', () => {
         expect(existsSync(attacked.adversarialPath!)).toBe(true);
     });
 
+    it("runs the robustness report's suite (APGD-CE only, 20 Fashion-MNIST images, two ε and the default budget) with progress", async () => {
+        const fmnist = await client.request('model/open', { path: join(shared, 'models/fmnist-cnn-paper.onnx') });
+        const items = { dataset: { path: join(shared, 'data/fashion-mnist/fmnist-test-2000.npz'), limit: 20 } };
+        const progress: ProgressValue[] = [];
+        const params = { model: fmnist.handle, items, norm: 'linf', eps: [0.1, 0.02], version: 'custom', attacks: ['apgdCe'], steps: 20, seed: 0 } as const;
+        const result = await timed('robustness/evaluate (APGD-CE 20 steps, 20 images, 2 ε)', () => client.request('robustness/evaluate', { ...params, eps: [...params.eps], attacks: [...params.attacks] }, { onProgress: value => progress.push(value) }));
+        expect(result).toMatchObject({ norm: 'linf', version: 'custom', attacks: ['apgd-ce'], defaultEps: false, budgetSpace: 'pixel [0,1]' });
+        if (!result.fromCache) expect(progress.some(value => value.kind === 'report' || value.kind === 'begin')).toBe(true);
+        expect(result.results.map(at => at.eps).sort()).toEqual([0.02, 0.1]);
+        for (const at of result.results) {
+            expect(at.count).toBe(20);
+            expect(at.stages).toHaveLength(1);
+            const [stage] = at.stages;
+            expect(stage.attack).toBe('apgd-ce');
+            // Only the correctly classified points are attacked; robust accuracy is what is left after the stage.
+            expect(stage.attacked).toBe(Math.round(at.cleanAccuracy * at.count));
+            expect(stage.robustAfter).toBe(stage.attacked - stage.fooled);
+            expect(stage.robustAccuracy).toBeCloseTo(stage.robustAfter / at.count, 6);
+            expect(at.robustAccuracy).toBeCloseTo(stage.robustAccuracy, 6);
+            expect(at.maxPerturbation).toBeLessThanOrEqual(at.eps + 1e-5);
+            expect(at.invalidExamples).toBe(0);
+            expect(Array.isArray(at.flags)).toBe(true);
+        }
+        const [small, large] = [...result.results].sort((a, b) => a.eps - b.eps);
+        console.log(`real daemon: robustness clean ${small.cleanAccuracy}, APGD-CE ε 0.02 ${small.robustAccuracy}, ε 0.1 ${large.robustAccuracy}, fromCache ${result.fromCache}`);
+        expect(large.robustAccuracy).toBeLessThanOrEqual(small.robustAccuracy);
+        expect(large.robustAccuracy).toBeLessThan(large.cleanAccuracy); // L∞ 0.1 fools this undefended CNN on some of 20 images
+        // No ε: the daemon's standard budget for 28×28 grey inputs (L∞ 0.3, as model/open lists it), and it says so.
+        expect(fmnist.standardBudgets).toEqual([{ norm: 'linf', eps: expect.closeTo(0.3, 6) }, { norm: 'l2', eps: expect.closeTo(1.5, 6) }]);
+        const standard = await client.request('robustness/evaluate', { model: fmnist.handle, items, norm: 'linf', version: 'custom', attacks: ['apgdCe'], steps: 5, seed: 0 });
+        expect(standard.defaultEps).toBe(true);
+        expect(standard.results.map(at => at.eps)).toEqual([expect.closeTo(0.3, 6)]);
+    });
+
     it('gives the Dataset View 1-D profiles of two layers on one path, which convert to scatterplot positions', async () => {
         const dataset = { path: join(shared, 'data/mnist/t10k-images-idx3-ubyte.gz'), labels: join(shared, 'data/mnist/t10k-labels-idx1-ubyte.gz'), limit: 60 };
         const attacked = await inline(await client.request('attack/run', { model: model.handle, items: { dataset }, attack: { kind: 'fgsm', eps: 0.2 } }));

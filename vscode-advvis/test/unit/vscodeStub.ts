@@ -29,6 +29,21 @@ export enum ProgressLocation { SourceControl = 1, Window = 10, Notification = 15
 export enum ViewColumn { Active = -1 }
 export enum FileType { File = 1, Directory = 2 }
 
+export interface StubPanel { viewType: string; title: string; posted: unknown[]; send(message: unknown): Promise<void>; dispose(): void }
+
+function createWebviewPanel(viewType: string, title: string): unknown {
+    const disposed = new EventEmitter<void>();
+    const received = new EventEmitter<unknown>();
+    const posted: unknown[] = [];
+    const webview = {
+        options: {}, html: '', cspSource: 'vscode-resource:', asWebviewUri: (uri: unknown) => uri,
+        postMessage: async (message: unknown) => { posted.push(message); return true; },
+        onDidReceiveMessage: (listener: (message: unknown) => void) => received.event(listener),
+    };
+    stub.panels.push({ viewType, title, posted, send: async message => { received.fire(message); await new Promise(resolve => setTimeout(resolve, 10)); }, dispose: () => disposed.fire() });
+    return { webview, title, onDidDispose: (listener: () => void) => disposed.event(listener), reveal: () => undefined, dispose: () => disposed.fire() };
+}
+
 type Layer = 'defaultValue' | 'globalValue' | 'workspaceValue' | 'workspaceFolderValue';
 interface Shown { level: 'info' | 'warning' | 'error'; message: string; items: string[] }
 
@@ -48,6 +63,8 @@ export const stub = {
     /** The file the save dialog returns; what workspace.fs.writeFile wrote. */
     saveAs: undefined as string | undefined,
     written: [] as { path: string; bytes: Buffer }[],
+    /** Webview panels created (createWebviewPanel): what the host posted, and a way to post as the webview. */
+    panels: [] as StubPanel[],
     trustGranted: new EventEmitter<void>(),
     configurationChanged: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
     reset(): void {
@@ -62,6 +79,7 @@ export const stub = {
         this.logged = [];
         this.saveAs = undefined;
         this.written = [];
+        this.panels = [];
         this.trustGranted = new EventEmitter<void>();
         this.configurationChanged = new EventEmitter();
     },
@@ -119,6 +137,8 @@ export const window = {
     showOpenDialog: async () => undefined,
     showSaveDialog: async () => (stub.saveAs ? fileUri(stub.saveAs) : undefined),
     showQuickPick: async () => undefined,
+    showInputBox: async () => undefined,
+    createWebviewPanel,
     withProgress: async <T>(_options: unknown, task: (progress: { report(value: unknown): void }, token: CancellationTokenSource['token']) => Promise<T>) =>
         task({ report: () => undefined }, new CancellationTokenSource().token),
     registerCustomEditorProvider: (viewType: string, provider: unknown) => { stub.customEditors.set(viewType, provider); return new Disposable(); },

@@ -110,7 +110,8 @@ public sealed class ModelStore
             model.Parameters.Sum(p => (long)(model.ConstantValue(p)?.Length ?? 0)), unsupported,
             pre is null ? null : new PreprocessingInfo(pre.Width, pre.Height, pre.Channels, pre.Order.ToString().ToLowerInvariant(), pre.Scale,
                 pre.Mean, pre.Std, pre.ResizeShorterSide, pre.LabelsPath, m.PreprocessingNotes.ToArray()),
-            m.Labels?.Names.ToArray(), classes > 0 ? classes : null, m.Edits);
+            m.Labels?.Names.ToArray(), classes > 0 ? classes : null, m.Edits,
+            pre is null ? [] : Handlers.RobustnessHandlers.StandardBudgets(pre.Channels, pre.Height, pre.Width));
     }
 
     /// <summary>Classes from the first output's declared shape (product of the non-batch dims), or 0 if unknown.</summary>

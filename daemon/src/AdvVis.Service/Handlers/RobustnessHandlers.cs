@@ -14,7 +14,7 @@ internal static class RobustnessHandlers
             var model = r.State.Models.Get(p.Model);
             var batch = Items.Load(model, p.Items, context.CancellationToken, maxItems: 10_000);
             var attackModel = AttackHandlers.AttackModelFor(model);
-            var norm = p.Norm switch { AttackNorm.L2 => Norm.L2, AttackNorm.L1 => Norm.L1, _ => Norm.LInf };
+            var norm = ToNorm(p.Norm);
             bool defaultEps = p.Eps is null || p.Eps.Length == 0;
             var eps = defaultEps
                 ? [SuiteOptions.DefaultEpsilon(norm, attackModel.Channels, attackModel.Height, attackModel.Width)
@@ -37,6 +37,13 @@ internal static class RobustnessHandlers
                     reports.Select(Convert).ToArray(), defaultEps, "pixel [0,1]", false);
             }, hit => hit with { FromCache = true });
         });
+
+    private static Norm ToNorm(AttackNorm norm) => norm switch { AttackNorm.L2 => Norm.L2, AttackNorm.L1 => Norm.L1, _ => Norm.LInf };
+
+    /// <summary>The budgets robustness/evaluate uses when eps is omitted, per norm that has one for this input (ModelInfo).</summary>
+    public static StandardBudget[] StandardBudgets(int channels, int height, int width) =>
+        Enum.GetValues<AttackNorm>().Select(n => (Norm: n, Eps: SuiteOptions.DefaultEpsilon(ToNorm(n), channels, height, width)))
+            .Where(b => b.Eps is not null).Select(b => new StandardBudget(b.Norm, b.Eps!.Value)).ToArray();
 
     private static RobustnessAtEps Convert(SuiteReport s) => new(s.Epsilon, s.Count, s.CleanAccuracy, s.RobustAccuracy,
         s.Stages.Select(st => new RobustnessStage(st.Attack, st.Attacked, st.Fooled, st.RobustAfter, st.RobustAccuracy, st.Seconds)).ToArray(),

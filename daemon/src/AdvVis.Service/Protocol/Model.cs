@@ -24,7 +24,10 @@ public sealed record ModelInfo(
     PreprocessingInfo? Preprocessing,
     string[]? Labels,
     int? ClassCount,
-    NeuronDeletion[] Edits);
+    NeuronDeletion[] Edits,
+    StandardBudget[] StandardBudgets);
+
+public sealed record StandardBudget(AttackNorm Norm, float Eps);
 
 public sealed record ModelRefParams(string Model);
 
