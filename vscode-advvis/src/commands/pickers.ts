@@ -95,8 +95,29 @@ export function currentAttack(ctx: Ctx): AttackSpec {
     return ctx.extension.workspaceState.get<AttackSpec>(attackKey) ?? defaultAttack();
 }
 
+/**
+ * The L∞ budget standard for the remembered model's domain (model/open's `standardBudgets`: MNIST-like 0.3,
+ * CIFAR-sized 8/255, ImageNet-sized 4/255), or undefined when no model is remembered or the daemon cannot say.
+ */
+async function domainBudget(ctx: Ctx): Promise<number | undefined> {
+    const modelPath = ctx.extension.workspaceState.get<string>(modelKey);
+    if (!modelPath) return undefined;
+    try {
+        const info = await ctx.request('model/open', { path: modelPath });
+        return info.standardBudgets?.find(budget => budget.norm === 'linf')?.eps;
+    } catch {
+        return undefined; // Restricted Mode or an unreadable model: choosing an attack still works, at the settings' ε
+    }
+}
+
+const shortEps = (eps: number) => String(Number(eps.toPrecision(3)));
+
 export async function pickAttack(ctx: Ctx): Promise<AttackSpec | undefined> {
     const base = defaultAttack();
+    // The gradient and AutoAttack presets use the model's domain budget when the daemon knows it, else the settings'.
+    const domain = await domainBudget(ctx);
+    const eps = domain ?? base.eps;
+    const budget = domain !== undefined ? `ε=${shortEps(eps)} (the model's standard L∞ budget)` : `ε=${shortEps(eps)}`;
     const presets: { label: string; attack: AttackSpec }[] = [
         { label: `Settings default: ${describeAttack(base)}`, attack: base },
         { label: 'FGSM ε=0.1', attack: { kind: 'fgsm', eps: 0.1, seed: 0 } },
@@ -105,15 +126,16 @@ export async function pickAttack(ctx: Ctx): Promise<AttackSpec | undefined> {
         { label: 'PGD ε=0.3, 100 steps of 0.075 (Activation Profiles paper)', attack: { kind: 'pgd', eps: 0.3, alpha: 0.075, steps: 100, seed: 0 } },
         { label: 'Carlini–Wagner L2', attack: { kind: 'cw', eps: 1, norm: 'l2', steps: 100, seed: 0 } },
         { label: 'DeepFool', attack: { kind: 'deepfool', eps: 1, steps: 50, seed: 0 } },
-        // The names and defaults of torchattacks and AutoAttack, at the settings' budget (α = ε/4, 10 steps).
-        { label: `BIM ε=${base.eps}, 10 steps`, attack: { kind: 'bim', eps: base.eps, alpha: base.eps / 4, steps: 10, seed: 0 } },
-        { label: `MI-FGSM ε=${base.eps}, 10 steps, decay 1`, attack: { kind: 'miFgsm', eps: base.eps, alpha: base.eps / 4, steps: 10, seed: 0 } },
-        { label: `TPGD (TRADES KL) ε=${base.eps}, 10 steps`, attack: { kind: 'tpgd', eps: base.eps, alpha: base.eps / 4, steps: 10, seed: 0 } },
-        { label: `EOT-PGD ε=${base.eps}, 10 steps × 2 passes`, attack: { kind: 'eotPgd', eps: base.eps, alpha: base.eps / 4, steps: 10, seed: 0 } },
-        { label: `APGD-CE ε=${base.eps}, 100 iterations`, attack: { kind: 'apgdCe', eps: base.eps, steps: 100, seed: 0 } },
-        { label: `APGD-T ε=${base.eps}, 9 targets × 100 iterations`, attack: { kind: 'apgdT', eps: base.eps, steps: 100, seed: 0 } },
-        { label: `FAB-T ε=${base.eps}, 9 targets × 100 iterations`, attack: { kind: 'fabT', eps: base.eps, steps: 100, seed: 0 } },
-        { label: `Square Attack ε=${base.eps}, 5000 queries (no gradients)`, attack: { kind: 'square', eps: base.eps, steps: 5000, seed: 0 } },
+        // The names and defaults of torchattacks and AutoAttack, at the domain's (or the settings') budget: α = ε/4, 10 steps.
+        { label: `PGD ${budget}, 40 steps of ε/4`, attack: { kind: 'pgd', eps, alpha: eps / 4, steps: 40, seed: 0 } },
+        { label: `BIM ${budget}, 10 steps`, attack: { kind: 'bim', eps, alpha: eps / 4, steps: 10, seed: 0 } },
+        { label: `MI-FGSM ${budget}, 10 steps, decay 1`, attack: { kind: 'miFgsm', eps, alpha: eps / 4, steps: 10, seed: 0 } },
+        { label: `TPGD (TRADES KL) ${budget}, 10 steps`, attack: { kind: 'tpgd', eps, alpha: eps / 4, steps: 10, seed: 0 } },
+        { label: `EOT-PGD ${budget}, 10 steps × 2 passes`, attack: { kind: 'eotPgd', eps, alpha: eps / 4, steps: 10, seed: 0 } },
+        { label: `APGD-CE ${budget}, 100 iterations`, attack: { kind: 'apgdCe', eps, steps: 100, seed: 0 } },
+        { label: `APGD-T ${budget}, 9 targets × 100 iterations`, attack: { kind: 'apgdT', eps, steps: 100, seed: 0 } },
+        { label: `FAB-T ${budget}, 9 targets × 100 iterations`, attack: { kind: 'fabT', eps, steps: 100, seed: 0 } },
+        { label: `Square Attack ${budget}, 5000 queries (no gradients)`, attack: { kind: 'square', eps, steps: 5000, seed: 0 } },
         { label: 'One-pixel attack (differential evolution, 1 pixel)', attack: { kind: 'onePixel', eps: 1, steps: 10, seed: 0 } },
     ];
     const item = await vscode.window.showQuickPick(presets, { title: 'AdvVis: attack', placeHolder: `Current: ${describeAttack(currentAttack(ctx))}` });
