@@ -49,14 +49,14 @@ public sealed record SuiteOptions
         SuiteVersion.Plus => Norm == Norm.L1 ? [SuiteAttack.ApgdCe, SuiteAttack.ApgdDlr, SuiteAttack.Fab, SuiteAttack.ApgdT, SuiteAttack.FabT]
             : [SuiteAttack.ApgdCe, SuiteAttack.ApgdDlr, SuiteAttack.Fab, SuiteAttack.Square, SuiteAttack.ApgdT, SuiteAttack.FabT],
         SuiteVersion.Rand => [SuiteAttack.ApgdCe, SuiteAttack.ApgdDlr],
-        _ => Attacks.Count > 0 ? Attacks : throw new ArgumentException("The custom version needs its attacks (e.g. --attacks apgd-ce,square)."),
+        _ => Attacks.Count > 0 ? Attacks : throw new ArgumentException("The custom version needs its attacks (for example APGD-CE and Square)."),
     };
 
     public void Validate()
     {
         if (!(Epsilon > 0) || float.IsInfinity(Epsilon)) throw new ArgumentException($"ε must be a finite number > 0 (pixel space [0,1]), got {Epsilon}.");
         if (Iterations < 1 || SquareQueries < 1 || BatchSize is < 1) throw new ArgumentException("iterations, Square queries and batch size must be ≥ 1.");
-        if (Norm == Norm.L1 && Sequence().Contains(SuiteAttack.Square)) throw new ArgumentException("Square Attack has no L1 form; leave it out of the custom attacks for --norm l1.");
+        if (Norm == Norm.L1 && Sequence().Contains(SuiteAttack.Square)) throw new ArgumentException("Square Attack has no L1 form; leave it out of the custom attacks for the L1 norm.");
     }
 
     /// <summary>The budget RobustBench reports for a dataset, when the model's input says which one it is.</summary>
@@ -239,7 +239,7 @@ public static class RobustnessSuite
             for (int i = 0; i < probe * k; i++) maxDiff = Math.Max(maxDiff, Math.Abs(again.Values[i] - clean.Values[i]));
         }
         if (maxDiff > 1e-4)
-            flags.Add(new SuiteFlag("randomized", $"the model's outputs change between runs on the same inputs (up to {maxDiff:G3}): a randomised defence; use --version rand (APGD with expectation over transformation)."));
+            flags.Add(new SuiteFlag("randomized", $"the model's outputs change between runs on the same inputs (up to {maxDiff:G3}): a randomised defence; evaluate with the rand version (APGD with expectation over transformation)."));
         // Softmax outputs: probabilities flatten the loss surface; AdvVis attacks their logarithm, but say so.
         if (clean.Kind == OutputKind.Probabilities)
             flags.Add(new SuiteFlag("softmax-output", "the model's outputs are a probability distribution (it ends in a softmax); the attacks use their logarithm as logits, but an evaluation on the pre-softmax logits is more reliable."));
@@ -262,8 +262,8 @@ public static class RobustnessSuite
         var seq = o.Sequence();
         if (seq.Contains(SuiteAttack.ApgdT) || seq.Contains(SuiteAttack.ApgdDlr))
         {
-            if (k <= 2) flags.Add(new SuiteFlag("n-classes", $"with only {k} classes the DLR loss is undefined; use --version custom --attacks apgd-ce,fab,square."));
-            else if (k == 3 && seq.Contains(SuiteAttack.ApgdT)) flags.Add(new SuiteFlag("n-classes", "with only 3 classes the targeted DLR loss is undefined; leave apgd-t out (--version custom)."));
+            if (k <= 2) flags.Add(new SuiteFlag("n-classes", $"with only {k} classes the DLR loss is undefined; evaluate with the custom version and APGD-CE, FAB and Square."));
+            else if (k == 3 && seq.Contains(SuiteAttack.ApgdT)) flags.Add(new SuiteFlag("n-classes", "with only 3 classes the targeted DLR loss is undefined; evaluate with the custom version, without APGD-T."));
         }
         return flags;
     }
