@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Engine speed against PyTorch on this machine: prints a markdown ratio table (and writes it with --out).
+"""Engine speed against PyTorch and ONNX Runtime on this machine: prints a markdown ratio table (and writes it with --out).
 
-usage: /usr/bin/python3 scripts/bench.py [--threads 2] [--rounds 2] [--repeats 5] [--out docs/benchmarks.md] [--no-build]
+usage: /usr/bin/python3 scripts/bench.py [--threads 2] [--rounds 2] [--repeats 5] [--case FILE:BATCH ...] [--out docs/benchmarks.md] [--no-build]
 
-For every model and batch size it runs `advvis bench` (forward, then forward+backward to the input) and the same
-ONNX graph in PyTorch (scripts/bench_torch.py), interleaved, `--rounds` times, and keeps each side's best median:
-other jobs on a shared machine slow both sides, and interleaving plus best-of-rounds keeps the ratio fair.
+For every model and batch size it runs `advvis bench` (forward, then forward+backward to the input), the same
+ONNX graph in PyTorch (scripts/bench_torch.py) and, forward only, in ONNX Runtime 1.32 (daemon/tests/AdvVis.OrtBench,
+a benchmark-only program: all graph optimizations, intra-op threads = --threads), interleaved, `--rounds` times, and
+keeps each side's best median: other jobs on a shared machine slow every side, and interleaving plus best-of-rounds
+keeps the ratios fair. `--case fmnist-cnn-paper.onnx:256` (repeatable) runs only the named rows.
 Also SGEMM 1024^3 GFLOP/s against OpenBLAS (ctypes) and torch.mm, and peak RSS of MobileNetV2 forward+backward.
 PyTorch columns are left empty when Debian's python3-torch is not installed. This is a benchmark, not a test.
 """
@@ -23,6 +25,8 @@ MODELS = os.path.join(ROOT, "daemon", "tests", ".cache", "models")
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "models")
 CLI_DLL = os.path.join(ROOT, "daemon", "src", "AdvVis.Cli", "bin", "Release", "net10.0", "advvis.dll")
 TORCH = ["/usr/bin/python3", os.path.join(ROOT, "scripts", "bench_torch.py")]
+ORT_PROJECT = os.path.join(ROOT, "daemon", "tests", "AdvVis.OrtBench")
+ORT_DLL = os.path.join(ORT_PROJECT, "bin", "Release", "net10.0", "ort-bench.dll")
 
 # PyTorch's OpenMP threads spin while they wait; when other jobs share the cores that collapses its 2-thread speed
 # (ResNet-18 batch 1: ~5 instead of ~45 images/s here), so PyTorch gets the better of its default and passive waiting.
@@ -41,6 +45,15 @@ def run_json(cmd, env=None):
         return json.loads(out[out.index("{"):])  # advvis prints one (indented) object
     except json.JSONDecodeError:
         return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
+def run_ort(cmd):
+    """ORT's images/s, or 0 where it cannot run the row (a file whose batch dimension is fixed at 1)."""
+    try:
+        return run_json(cmd)["imagesPerSecond"]
+    except subprocess.CalledProcessError as e:
+        print(f"onnxruntime: {e.stderr.strip()}", file=sys.stderr)
+        return 0.0
 
 
 def run_jsons(cmd):
@@ -81,14 +94,17 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out")
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--case", action="append", default=[], help="FILE:BATCH, e.g. resnet18-cifar.onnx:64; repeatable")
     args = p.parse_args()
 
     if not os.path.exists(os.path.join(MODELS, "mobilenetv2.onnx")):
         subprocess.run(["sh", os.path.join(ROOT, "daemon", "tests", "reference", "make_reference_models.sh"), MODELS], check=True)
     if not args.no_build:
-        subprocess.run(["dotnet", "build", os.path.join(ROOT, "daemon", "src", "AdvVis.Cli"), "-c", "Release", "-nologo", "-v", "q",
-                        "-clp:ErrorsOnly"], check=True)
+        for project in (os.path.join(ROOT, "daemon", "src", "AdvVis.Cli"), ORT_PROJECT):
+            subprocess.run(["dotnet", "build", project, "-c", "Release", "-nologo", "-v", "q", "-clp:ErrorsOnly"], check=True)
     ours = ["dotnet", CLI_DLL, "bench"]
+    ort = ["dotnet", ORT_DLL]
+    wanted = {(c.rsplit(":", 1)[0], int(c.rsplit(":", 1)[1])) for c in args.case}
     have_torch = torch_available()
     t = ["--threads", str(args.threads)]
     loads = [load()]
@@ -96,16 +112,21 @@ def main():
     rows = []
     for model, batches in CASES:
         for batch in batches:
+            if wanted and (os.path.basename(model), batch) not in wanted:
+                continue
             for backward in (False, True):
                 flags = ["--batch", str(batch), "--repeats", str(args.repeats)] + t + (["--backward"] if backward else [])
-                best_ours, best_torch = 0.0, 0.0
+                best_ours, best_torch, best_ort = 0.0, 0.0, 0.0
                 for _ in range(args.rounds):
                     best_ours = max(best_ours, run_json(ours + [model] + flags + ["--json"])["imagesPerSecond"])
                     if have_torch:
                         for env in TORCH_ENVS:
                             best_torch = max(best_torch, run_json(TORCH + [model] + flags, env)["imagesPerSecond"])
-                rows.append((os.path.basename(model), batch, "fwd+bwd" if backward else "forward", best_ours, best_torch))
-                print(f"{rows[-1][0]} b{batch} {rows[-1][2]}: ours {best_ours:.1f}  pytorch {best_torch:.1f} img/s", file=sys.stderr)
+                    if not backward:  # ORT has no gradients
+                        best_ort = max(best_ort, run_ort(ort + [model] + flags))
+                rows.append((os.path.basename(model), batch, "fwd+bwd" if backward else "forward", best_ours, best_torch, best_ort))
+                print(f"{rows[-1][0]} b{batch} {rows[-1][2]}: ours {best_ours:.1f}  pytorch {best_torch:.1f}  onnxruntime {best_ort:.1f} img/s",
+                      file=sys.stderr)
 
     gemm_ours = max(run_json(ours + ["--sgemm", "1024", "--json"] + t)["gflops"] for _ in range(args.rounds))
     gemm_blas = gemm_torch = 0.0
@@ -130,17 +151,20 @@ def main():
     def ratio(a, b):
         return f"{a / b:.2f}×" if b > 0 else "–"
 
+    def rate(x):
+        return f"{x:.1f}" if x > 0 else "–"
+
     lines = [
         f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. Threads: {args.threads} (torch.set_num_threads({args.threads})).",
         f"Load average (1 min) before/after: {loads[0]:.1f} / {loads[1]:.1f}. Each figure is the best of {args.rounds} interleaved rounds;",
         f"each round is the median of ≥{args.repeats} timed runs (≥2 s) after ≥2 warm-up runs and ≥1 s. PyTorch: best of OMP_WAIT_POLICY default and PASSIVE.",
+        f"ONNX Runtime 1.32 (CPU): ORT_ENABLE_ALL, intra-op threads {args.threads}, inter-op 1; forward only (it has no gradients).",
         "",
-        "| model | batch | pass | AdvVis img/s | PyTorch img/s | ratio |",
-        "|---|---:|---|---:|---:|---:|",
+        "| model | batch | pass | AdvVis img/s | PyTorch img/s | AdvVis / PyTorch | ORT img/s | AdvVis / ORT |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for name, batch, kind, a, b in rows:
-        lines.append(f"| {name} | {batch} | {kind} | {a:.1f} | {b:.1f} | {ratio(a, b)} |" if b > 0 else
-                     f"| {name} | {batch} | {kind} | {a:.1f} | – | – |")
+    for name, batch, kind, a, b, o in rows:
+        lines.append(f"| {name} | {batch} | {kind} | {a:.1f} | {rate(b)} | {ratio(a, b)} | {rate(o)} | {ratio(a, o)} |")
     lines += [
         "",
         "| SGEMM 1024³ | GFLOP/s |",
@@ -162,7 +186,8 @@ def main():
 HEADER = """# Benchmarks
 
 Made by `/usr/bin/python3 scripts/bench.py --out docs/benchmarks.md` (AdvVis `advvis bench` against the same ONNX graphs
-run by PyTorch 1.13 through `scripts/bench_torch.py`, interleaved in one run on one machine). Ratio > 1 means AdvVis is faster.
+run by PyTorch 1.13 through `scripts/bench_torch.py` and, forward only, by ONNX Runtime 1.32 through
+`daemon/tests/AdvVis.OrtBench`, interleaved in one run on one machine). Ratio > 1 means AdvVis is faster.
 forward = inference only; fwd+bwd = forward recorded for backward plus the gradient with respect to the input.
 
 """
