@@ -141,7 +141,7 @@ public sealed class ForwardPass
             }
             catch (MemoryBudgetExceededException e)
             {
-                throw e.Within(Model.Capitalised(Model.NodeOutputText(node, model.ValueNames)));
+                throw e.Within(Model.NodeOutputText(node, model.ValueNames));
             }
             if (Profiler.Enabled) Profiler.Add(Profiler.Key(node, inputs) + " fwd", started);
             if (options.RecordForBackward) rawOutputs[ni] = outputs;

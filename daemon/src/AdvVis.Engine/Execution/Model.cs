@@ -271,7 +271,7 @@ public sealed class Model
                 }
                 catch (MemoryBudgetExceededException e)
                 {
-                    throw e.Within(Capitalised(where));
+                    throw e.Within(where);
                 }
                 catch (EngineException)
                 {
@@ -290,8 +290,6 @@ public sealed class Model
         string output = n.Outputs.FirstOrDefault(o => o >= 0, -1) is var o && o >= 0 ? $"output '{valueNames[o]}' of " : "";
         return $"{output}node '{n.Name}' ({n.OpType})";
     }
-
-    internal static string Capitalised(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 
     /// <summary>Runs the model forward. See <see cref="RunOptions"/> for capture, interventions and gradients.</summary>
     public ForwardPass Forward(IReadOnlyDictionary<string, Tensor> feeds, RunOptions? options = null) =>
